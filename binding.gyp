@@ -1,0 +1,30 @@
+{
+  "targets": [
+    {
+      "target_name": "asyncoro",
+      "dependencies": [
+        "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
+      ],
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/js_poller.cc",
+        "native/sockets.cc"
+      ],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "conditions": [
+        ["OS=='linux'", {
+          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc"]
+        }],
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='solaris'", {
+          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc"],
+          "xcode_settings": {
+            "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+            "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+            "MACOSX_DEPLOYMENT_TARGET": "10.15"
+          }
+        }]
+      ]
+    }
+  ]
+}
