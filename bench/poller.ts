@@ -11,10 +11,12 @@
  *    `process.hrtime.bigint()` from just before the write to the start of the JS callback that
  *    reports it (integrated and thread modes) or to the return of `wait()` (exclusive mode). The
  *    byte is drained and the next round starts from `setImmediate`, so every round goes once
- *    around Node's loop, the way a real program's would.
- * 3. Node's own sockets, measured the same way: `socket.write()` of one byte on a connected pair
+ *    around Node's loop, the way a real program's would. Measured twice: written by this thread
+ *    just before it waits (so the wait finds the byte there), and written by a Worker thread
+ *    150 µs after it is asked, while this thread sleeps (a wake-up from sleep, across threads).
+ * 3. Node's own sockets, measured the same ways: `socket.write()` of one byte on a connected pair
  *    (a Unix domain socket, the like of our socketpair, and loopback TCP with Nagle off) to the
- *    start of the peer's 'data' handler.
+ *    start of the peer's 'data' handler; from a Worker, the Worker owns the writing socket.
  *
  * @module
  */
@@ -22,6 +24,9 @@ import net from 'node:net';
 import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
+import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import { packageRoot } from '../lib/native/binding.js';
 import {
   backends,
   openPoller,
@@ -38,6 +43,7 @@ const WARMUP_SECONDS = 0.2;
 const LATENCY_ROUNDS = 5000;
 const LATENCY_WARMUP = 500;
 
+const requireHere = createRequire(import.meta.url);
 const now = (): bigint => process.hrtime.bigint();
 const one = Buffer.from('x');
 const sink = Buffer.alloc(4096);
@@ -150,7 +156,9 @@ function throughput(combo: Combo, readable: readonly number[], k: number): Promi
 }
 
 // ---------------------------------------------------------------------------------------------
-// 2. Wake-up latency of our pollers.
+// 2. Wake-up latency. Two writers: this thread, just before it waits (what the brief of the
+//    benchmark asks: write, then the callback or wait() that reports it), and a Worker thread
+//    that writes while this thread sleeps, which is what a wake-up from another thread costs.
 
 /** Nanoseconds per round, warm-up rounds excluded, sorted. */
 type Samples = Float64Array;
@@ -159,76 +167,175 @@ function finish(samples: Float64Array): Samples {
   return samples.subarray(LATENCY_WARMUP).sort();
 }
 
-function latency(combo: Combo): Promise<Samples> {
+/** Who writes each round's byte, and when it was written. */
+interface Writer {
+  /** Starts a round: writes now (same thread) or asks the worker to write shortly. */
+  fire(): void;
+  /** `process.hrtime.bigint()` just before the current round's write. */
+  stamp(): bigint;
+  close(): Promise<void>;
+}
+
+function sameThreadWriter(write: () => void): Writer {
+  let t0 = 0n;
+  return {
+    fire() {
+      t0 = now();
+      write();
+    },
+    stamp: () => t0,
+    close: () => Promise.resolve(),
+  };
+}
+
+/** How long the worker waits after a request before it writes, so that this thread is asleep. */
+const WORKER_DELAY_NS = 150_000;
+
+// The worker: loads the addon itself (or opens its own net connection), then for every request
+// spins WORKER_DELAY_NS, stores the time and writes one byte. hrtime is CLOCK_MONOTONIC, the same
+// clock in every thread of the process.
+const WORKER_SOURCE = `
+const { workerData, parentPort } = require('node:worker_threads');
+const net = require('node:net');
+const ctrl = new Int32Array(workerData.sab, 0, 2);
+const stamp = new BigInt64Array(workerData.sab, 8, 1);
+const one = Buffer.from('x');
+let write;
+function loop() {
+  parentPort.postMessage('ready');
+  for (let seen = 0; ; ) {
+    Atomics.wait(ctrl, 0, seen);
+    seen = Atomics.load(ctrl, 0);
+    if (seen < 0) break;
+    const end = process.hrtime.bigint() + BigInt(workerData.delayNs);
+    while (process.hrtime.bigint() < end) {}
+    Atomics.store(stamp, 0, process.hrtime.bigint());
+    write();
+  }
+}
+if (workerData.net) {
+  const client = net.connect(workerData.net, () => {
+    client.setNoDelay(true);
+    write = () => client.write(one);
+    loop();
+    client.destroy();
+  });
+} else {
+  const native = require(workerData.loader)(workerData.root);
+  write = () => native.write(workerData.fd, one, 0, 1);
+  loop();
+}
+`;
+
+async function workerWriter(target: { fd: number } | { net: net.NetConnectOpts }): Promise<Writer> {
+  const sab = new SharedArrayBuffer(16);
+  const ctrl = new Int32Array(sab, 0, 2);
+  const stamp = new BigInt64Array(sab, 8, 1);
+  const worker = new Worker(WORKER_SOURCE, {
+    eval: true,
+    workerData: {
+      sab,
+      delayNs: WORKER_DELAY_NS,
+      loader: requireHere.resolve('node-gyp-build'),
+      root: packageRoot,
+      fd: 'fd' in target ? target.fd : -1,
+      net: 'net' in target ? target.net : null,
+    },
+  });
+  await new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+  });
+  let round = 0;
+  return {
+    fire() {
+      Atomics.store(ctrl, 0, ++round);
+      Atomics.notify(ctrl, 0);
+    },
+    stamp: () => Atomics.load(stamp, 0),
+    async close() {
+      const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+      Atomics.store(ctrl, 0, -1);
+      Atomics.notify(ctrl, 0);
+      await exited;
+    },
+  };
+}
+
+type From = 'same' | 'worker';
+
+async function latency(combo: Combo, from: From): Promise<Samples> {
   const [rd, wr] = socketPair();
   const TOKEN = 7;
   const total = LATENCY_WARMUP + LATENCY_ROUNDS;
   const samples = new Float64Array(total);
-  const cleanup = (poller: NativePoller): void => {
-    poller.close();
-    native.close(rd);
-    native.close(wr);
+  const writer =
+    from === 'same'
+      ? sameThreadWriter(() => check('write', native.write(wr, one, 0, 1)))
+      : await workerWriter({ fd: wr });
+  const reported = (events: Int32Array, n: number): boolean => {
+    for (let j = 0; j < n; j++) if (events[3 * j] === TOKEN) return true;
+    return false;
   };
 
-  if (combo.mode === 'exclusive') {
-    const { poller, events } = openPoller({ poller: combo.backend, mode: 'exclusive', capacity: 16 });
-    check('add', poller.add(rd, EV.READ, TOKEN));
-    for (let i = 0; i < total; ) {
-      const t0 = now();
-      check('write', native.write(wr, one, 0, 1));
-      const n = check('wait', poller.wait(1000));
-      const t1 = now();
-      let seen = false;
-      for (let j = 0; j < n; j++) if (events[3 * j] === TOKEN) seen = true;
-      if (!seen) throw new Error(`${combo.backend}/exclusive: the write was not reported`);
-      samples[i++] = Number(t1 - t0);
-      drain(rd);
+  try {
+    if (combo.mode === 'exclusive') {
+      const { poller, events } = openPoller({ poller: combo.backend, mode: 'exclusive', capacity: 16 });
+      try {
+        check('add', poller.add(rd, EV.READ, TOKEN));
+        for (let i = 0; i < total; ) {
+          writer.fire();
+          const n = check('wait', poller.wait(1000));
+          const t1 = now();
+          if (!reported(events, n)) throw new Error(`${combo.backend}/exclusive: the write was not reported`);
+          samples[i++] = Number(t1 - writer.stamp());
+          drain(rd);
+        }
+      } finally {
+        poller.close();
+      }
+      return finish(samples);
     }
-    cleanup(poller);
-    return Promise.resolve(finish(samples));
-  }
 
-  return new Promise((resolve, reject) => {
-    let i = 0;
-    let t0 = 0n;
-    const fire = (): void => {
-      t0 = now();
-      const rc = native.write(wr, one, 0, 1);
-      if (rc < 0) reject(new Error(`write: ${native.strerror(rc)}`));
-    };
-    const { poller, events } = openPoller({
-      poller: combo.backend,
-      mode: combo.mode,
-      capacity: 16,
-      onEvents: (n) => {
-        const t1 = now();
-        if (n < 0) {
-          cleanup(poller);
-          reject(new Error(`onEvents: ${native.strerror(n)}`));
-          return;
-        }
-        let seen = false;
-        for (let j = 0; j < n; j++) if (events[3 * j] === TOKEN) seen = true;
-        if (!seen) return;
-        samples[i++] = Number(t1 - t0);
-        drain(rd);
-        if (i === total) {
-          cleanup(poller);
-          resolve(finish(samples));
-        } else {
-          setImmediate(fire);
-        }
-      },
+    await new Promise<void>((resolve, reject) => {
+      let i = 0;
+      const { poller, events } = openPoller({
+        poller: combo.backend,
+        mode: combo.mode,
+        capacity: 16,
+        onEvents: (n) => {
+          const t1 = now();
+          if (n < 0) {
+            poller.close();
+            reject(new Error(`onEvents: ${native.strerror(n)}`));
+            return;
+          }
+          if (!reported(events, n)) return;
+          samples[i++] = Number(t1 - writer.stamp());
+          drain(rd);
+          if (i === total) {
+            poller.close();
+            resolve();
+          } else {
+            setImmediate(() => writer.fire());
+          }
+        },
+      });
+      check('add', poller.add(rd, EV.READ, TOKEN));
+      setImmediate(() => writer.fire());
     });
-    check('add', poller.add(rd, EV.READ, TOKEN));
-    setImmediate(fire);
-  });
+    return finish(samples);
+  } finally {
+    await writer.close();
+    native.close(rd);
+    native.close(wr);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // 3. Node's own sockets, the same way.
 
-async function netLatency(kind: 'unix' | 'tcp'): Promise<Samples> {
+async function netLatency(kind: 'unix' | 'tcp', from: From): Promise<Samples> {
   const sockPath = path.join(os.tmpdir(), `asyncoro-bench-${process.pid}.sock`);
   if (kind === 'unix') fs.rmSync(sockPath, { force: true });
   const server = net.createServer();
@@ -237,38 +344,43 @@ async function netLatency(kind: 'unix' | 'tcp'): Promise<Samples> {
     if (kind === 'unix') server.listen(sockPath, resolve);
     else server.listen(0, '127.0.0.1', resolve);
   });
-  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
-  const client =
+  const target: net.NetConnectOpts =
     kind === 'unix'
-      ? net.connect({ path: sockPath })
-      : net.connect({ port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' });
-  await new Promise<void>((resolve, reject) => {
-    client.once('connect', resolve);
-    client.once('error', reject);
-  });
+      ? { path: sockPath }
+      : { port: (server.address() as net.AddressInfo).port, host: '127.0.0.1' };
+  const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+  let client: net.Socket | undefined;
+  let writer: Writer;
+  if (from === 'same') {
+    const c = net.connect(target);
+    await new Promise<void>((resolve, reject) => {
+      c.once('connect', resolve);
+      c.once('error', reject);
+    });
+    c.setNoDelay(true);
+    client = c;
+    writer = sameThreadWriter(() => c.write(one));
+  } else {
+    writer = await workerWriter({ net: target });
+  }
   const peer = await accepted;
-  client.setNoDelay(true);
   peer.setNoDelay(true);
 
   const total = LATENCY_WARMUP + LATENCY_ROUNDS;
   const samples = new Float64Array(total);
   let i = 0;
-  let t0 = 0n;
-  const fire = (): void => {
-    t0 = now();
-    client.write(one);
-  };
   await new Promise<void>((resolve) => {
     peer.on('data', (chunk: Buffer) => {
       const t1 = now();
       // A chunk holds every byte written so far; rounds are sequential, so it is always one.
-      for (let b = 0; b < chunk.length && i < total; b++) samples[i++] = Number(t1 - t0);
+      for (let b = 0; b < chunk.length && i < total; b++) samples[i++] = Number(t1 - writer.stamp());
       if (i >= total) resolve();
-      else setImmediate(fire);
+      else setImmediate(() => writer.fire());
     });
-    setImmediate(fire);
+    setImmediate(() => writer.fire());
   });
-  client.destroy();
+  await writer.close();
+  client?.destroy();
   peer.destroy();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (kind === 'unix') fs.rmSync(sockPath, { force: true });
@@ -348,12 +460,15 @@ async function main(): Promise<void> {
     native.close(b);
   }
 
-  const ours: Array<{ combo: Combo; samples: Samples }> = [];
-  for (const combo of combos) ours.push({ combo, samples: await latency(combo) });
-  const netUnix = await netLatency('unix');
-  const netTcp = await netLatency('tcp');
-  const u50 = quantile(netUnix, 0.5);
-  const u99 = quantile(netUnix, 0.99);
+  const measured: Record<From, { ours: Samples[]; unix: Samples; tcp: Samples }> = {
+    same: { ours: [], unix: new Float64Array(), tcp: new Float64Array() },
+    worker: { ours: [], unix: new Float64Array(), tcp: new Float64Array() },
+  };
+  for (const from of ['same', 'worker'] as const) {
+    for (const combo of combos) measured[from].ours.push(await latency(combo, from));
+    measured[from].unix = await netLatency('unix', from);
+    measured[from].tcp = await netLatency('tcp', from);
+  }
 
   console.log(
     `Events per second delivered into JS: K readable socketpairs, level-triggered, so every ` +
@@ -368,31 +483,36 @@ async function main(): Promise<void> {
   );
   if (odd) console.log('* some batches were not of size K');
 
+  const latencyTable = (from: From): string => {
+    const { ours, unix, tcp } = measured[from];
+    const u50 = quantile(unix, 0.5);
+    const u99 = quantile(unix, 0.99);
+    const row = (name: string, mode: string, s: Samples): string[] => {
+      const p50 = quantile(s, 0.5);
+      const p99 = quantile(s, 0.99);
+      return [name, mode, us(p50), us(p99), ratio(p50, u50), ratio(p99, u99)];
+    };
+    const rows = combos.map((c, i) => row(`asyncoro ${c.backend}`, c.mode, ours[i]!));
+    rows.push(row('node net', 'unix socket', unix), row('node net', 'tcp loopback', tcp));
+    return table(['', 'mode', 'p50', 'p99', 'p50 ratio', 'p99 ratio'], rows, [false, false, true, true, true, true]);
+  };
+
   console.log(
-    `\nWake-up latency: one-byte write -> the JS callback (or wait() return) reporting it\n` +
-      `(${LATENCY_ROUNDS} rounds after ${LATENCY_WARMUP} of warm-up; the next round starts from ` +
-      `setImmediate; ratios are ours / Node's net over a Unix socket)\n`,
+    `\nWake-up latency: one-byte write -> start of the JS callback (or return of wait()) that ` +
+      `reports it\n(${LATENCY_ROUNDS} rounds after ${LATENCY_WARMUP} of warm-up, each started from ` +
+      `setImmediate; ratios: ours / Node's net over a Unix socket)\n`,
   );
-  const latRows = ours.map(({ combo, samples }) => {
-    const p50 = quantile(samples, 0.5);
-    const p99 = quantile(samples, 0.99);
-    return [`asyncoro ${combo.backend}`, combo.mode, us(p50), us(p99), ratio(p50, u50), ratio(p99, u99)];
-  });
-  for (const [name, s] of [
-    ['node net', netUnix],
-    ['node net', netTcp],
-  ] as const) {
-    const p50 = quantile(s, 0.5);
-    const p99 = quantile(s, 0.99);
-    latRows.push([name, s === netUnix ? 'unix socket' : 'tcp loopback', us(p50), us(p99), ratio(p50, u50), ratio(p99, u99)]);
-  }
+  console.log('a) written by this thread just before it waits\n');
+  console.log(latencyTable('same'));
   console.log(
-    table(['', 'mode', 'p50', 'p99', 'p50 ratio', 'p99 ratio'], latRows, [false, false, true, true, true, true]),
+    `\nb) written by a Worker thread ${WORKER_DELAY_NS / 1000} µs after it is asked, while this ` +
+      `thread sleeps\n`,
   );
+  console.log(latencyTable('worker'));
   console.log(
-    `\nexclusive: the write and wait() run on the same thread, so wait() finds the byte already\n` +
-      `there and never sleeps; integrated, thread and node net go once around Node's loop, and\n` +
-      `thread mode also wakes its waiting thread and hands the batch over.`,
+    `\nIn (a), exclusive wait() finds the byte already there and never sleeps, and Node's loop\n` +
+      `does not sleep either; (b) is a wake-up from sleep across threads. Thread mode also wakes\n` +
+      `its waiting thread and hands the batch over, in both.`,
   );
 }
 
