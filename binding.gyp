@@ -7,6 +7,7 @@
       ],
       "sources": [
         "native/addon.cc",
+        "native/compat.cc",
         "native/errors.cc",
         "native/js_poller.cc",
         "native/sockets.cc"

@@ -63,8 +63,13 @@ struct WakeChannel {
     int fds[2];
     if (pipe(fds) < 0) return -errno;
     for (int fd : fds) {
-      fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-      fcntl(fd, F_SETFD, FD_CLOEXEC);
+      const int fl = fcntl(fd, F_GETFL);
+      if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0 || fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
+        const int err = errno;
+        ::close(fds[0]);
+        ::close(fds[1]);
+        return -err;
+      }
     }
     rd = fds[0];
     wr = fds[1];
@@ -439,7 +444,8 @@ Napi::Value JsPoller::Change(const Napi::CallbackInfo& info, int what) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgInt(info, 2, &token) ||
       token < 0 || (static_cast<uint32_t>(events) & ~(kEvRead | kEvWrite | kEvEdge | kEvOneShot)))
     return Napi::Number::New(env, -EINVAL);
-  if (fd == wake_.rd || fd == rearm_.rd) return Napi::Number::New(env, -EEXIST);
+  // The wake channels are the poller's own; -1 stands for an absent rearm channel.
+  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -EEXIST);
   if (mode_ != Mode::kThread) {
     int rc = what == 0 ? backend_->add(fd, static_cast<uint32_t>(events), token)
                        : backend_->modify(fd, static_cast<uint32_t>(events), token);
@@ -463,7 +469,7 @@ Napi::Value JsPoller::Remove(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (closed_) return Napi::Number::New(env, -EBADF);
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(env, -EINVAL);
-  if (fd == wake_.rd || fd == rearm_.rd) return Napi::Number::New(env, -ENOENT);
+  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -ENOENT);
   if (mode_ != Mode::kThread) return Napi::Number::New(env, backend_->remove(fd));
   // A snapshot thread may still be blocked on the removed fd; that is harmless, because collect()
   // drops whatever it reports, and the fd's next registration has its own token.

@@ -47,7 +47,10 @@ class EpollBackend final : public Backend {
 
   int add(int fd, uint32_t events, int32_t token) override {
     if (fd < 0) return -EBADF;
-    if (table_.find(fd) != nullptr) return -EEXIST;
+    // Our table may still hold an fd that was closed without remove() and whose number was then
+    // reused. The kernel forgot that registration when the file closed, so EPOLL_CTL_ADD tells
+    // the two cases apart: it succeeds for a reused number and fails with EEXIST for a real
+    // second registration.
     epoll_event ev = to_kernel(fd, events, token);
     if (epoll_ctl(epfd_, EPOLL_CTL_ADD, fd, &ev) < 0) return -errno;
     Registration& r = table_.slot(fd);

@@ -7,7 +7,7 @@
  */
 import { native } from '../native/binding.js';
 import type { BackendInfo, BackendName, NativePoller, PollerMode } from '../native/types.js';
-import { BackendUnavailableError } from './errors.js';
+import { BackendUnavailableError, SystemError } from './errors.js';
 
 export type { BackendName, NativePoller, PollerMode } from '../native/types.js';
 
@@ -150,9 +150,17 @@ export function openPoller(options: PollerOptions = {}): OpenedPoller {
     throw new TypeError(`${mode} mode needs an onEvents(count) callback`);
   }
   const events = new Int32Array(3 * capacity);
-  const poller =
-    mode === 'exclusive'
-      ? new native.Poller(backend.name, mode, events)
-      : new native.Poller(backend.name, mode, events, options.onEvents);
+  let poller: NativePoller;
+  try {
+    poller =
+      mode === 'exclusive'
+        ? new native.Poller(backend.name, mode, events)
+        : new native.Poller(backend.name, mode, events, options.onEvents);
+  } catch (e) {
+    // The kernel refused to open the backend (EMFILE, ENOMEM, ...): a typed system error.
+    const errno = (e as { errno?: unknown }).errno;
+    if (typeof errno === 'number') throw new SystemError(`open ${backend.name} poller`, errno);
+    throw e;
+  }
   return { poller, events, description: backend };
 }
