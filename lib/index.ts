@@ -15,5 +15,5 @@ export type {
   PollerOptions,
 } from './core/poller.js';
 export { AsyncoroError, BackendUnavailableError, SystemError, check } from './core/errors.js';
-export { native } from './native/binding.js';
+export { native, nativeFile } from './native/binding.js';
 export type { NativeBinding } from './native/types.js';

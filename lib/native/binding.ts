@@ -10,10 +10,15 @@ import { fileURLToPath } from 'node:url';
 import type { NativeBinding } from './types.js';
 
 const require = createRequire(import.meta.url);
-const load = require('node-gyp-build') as (dir: string) => unknown;
+const load = require('node-gyp-build') as ((dir: string) => unknown) & {
+  resolve(dir: string): string;
+};
 
 /** The package root: two levels up from both `lib/native/` (sources) and `dist/native/` (built). */
 export const packageRoot: string = fileURLToPath(new URL('../../', import.meta.url));
+
+/** The path of the binary that was loaded: a local `build/` or one of `prebuilds/`. */
+export const nativeFile: string = load.resolve(packageRoot);
 
 /** The loaded addon. */
 export const native: NativeBinding = load(packageRoot) as NativeBinding;
