@@ -17,3 +17,28 @@ export type {
 export { AsyncoroError, BackendUnavailableError, SystemError, check } from './core/errors.js';
 export { native, nativeFile } from './native/binding.js';
 export type { NativeBinding } from './native/types.js';
+export {
+  CoroExit,
+  TimeoutError,
+  TerminatedError,
+  NotInCoroError,
+  NotOwnerError,
+  OverReleaseError,
+  DeadlockError,
+  WouldBlock,
+  CoroStateError,
+} from './core/errors.js';
+export type { Op } from './core/op.js';
+export { Coro, spawn, self, sleep, suspend } from './core/coro.js';
+export type { CoroFn } from './core/coro.js';
+export { Scheduler, defaultScheduler, waitReadable, waitWritable } from './core/scheduler.js';
+export type { SchedulerOptions, SchedulerStatistics } from './core/scheduler.js';
+export { MockClock, realClock } from './core/clock.js';
+export type { Clock } from './core/clock.js';
+export { receive, receiveMatching, pending } from './msg/mailbox.js';
+export { Lock, RLock } from './sync/lock.js';
+export type { LockStatistics } from './sync/lock.js';
+export { Condition } from './sync/condition.js';
+export { Event } from './sync/event.js';
+export { Semaphore, BoundedSemaphore } from './sync/semaphore.js';
+export { Queue } from './sync/queue.js';

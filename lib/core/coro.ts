@@ -1,0 +1,469 @@
+/**
+ * `Coro`: one generator driven by a scheduler, with its mailbox, its result and the free
+ * functions that act on the running coroutine (`self`, `sleep`, `suspend`, `spawn`).
+ *
+ * Memory matters here (a suspended coroutine is meant to cost a few hundred bytes with its
+ * generator), so a Coro holds eight fields and everything optional (name given by the user,
+ * mailbox, waiters for its end, its promise, registration) lives in an extra record allocated on
+ * first use.
+ *
+ * @module
+ */
+import { DeadlockError, NotInCoroError, TerminatedError, TimeoutError, CoroExit } from './errors.js';
+import { PENDING, Suspend, running, type Op } from './op.js';
+import { WaitQueue } from './waitqueue.js';
+import { defaultScheduler, type Scheduler } from './scheduler.js';
+import { deliverLocal, type Mailbox } from '../msg/mailbox.js';
+
+/** @internal State bits (the low two bits of `Coro._f`). */
+export const S_READY = 0;
+export const S_RUNNING = 1;
+export const S_SUSPENDED = 2;
+export const S_DONE = 3;
+/** @internal `_v` holds an error to throw in rather than a value to send in. */
+export const F_THROW = 4;
+// 8 is F_YIELDED (op.ts)
+/** @internal The coroutine does not keep `run()` or the process alive. */
+export const F_DAEMON = 16;
+/** @internal The current wait has an entry in the timer heap. */
+export const F_TIMED = 32;
+/** @internal Ended by an error (not CoroExit). */
+export const F_FAILED = 64;
+/** @internal Ended by a CoroExit. */
+export const F_TERMINATED = 128;
+
+/** A generator function a coroutine runs; its `this` is the Coro. */
+export type CoroFn<R, A extends unknown[]> = (this: Coro<any>, ...args: A) => Generator<unknown, R, any>;
+
+/** @internal Optional per-coroutine state, allocated on first use. */
+export interface CoroExtra {
+  name?: string;
+  mbox?: Mailbox;
+  joiners?: WaitQueue;
+  promise?: Promise<unknown>;
+  resolve?: (v: unknown) => void;
+  reject?: (e: unknown) => void;
+  registered?: string;
+}
+
+let nextId = 1;
+let spawnTarget: Scheduler | undefined;
+
+/** @internal Creates a coroutine on scheduler `s` (what `scheduler.spawn` uses). */
+export function spawnOn<R>(s: Scheduler, fn: CoroFn<R, any>, args: unknown[]): Coro<R> {
+  spawnTarget = s;
+  try {
+    return new Coro<R>(fn, ...args);
+  } finally {
+    spawnTarget = undefined;
+  }
+}
+
+/**
+ * A coroutine: a generator function run by a {@link Scheduler}, suspended at each `yield*` of an
+ * {@link Op} and resumed when the operation completes. Create one with {@link spawn} (or
+ * `new Coro(fn, ...args)`, or `scheduler.spawn`); it is scheduled at once.
+ *
+ * @example
+ * ```ts
+ * const echo = spawn(function* () {
+ *   for (;;) {
+ *     const [from, text] = yield* receive<[Coro, string]>();
+ *     from.send(text.toUpperCase());
+ *   }
+ * });
+ * echo.daemon = true;
+ * ```
+ */
+export class Coro<R = unknown> {
+  /** @internal The generator; null once the coroutine has ended. */
+  _g: Generator<unknown, R, unknown> | null;
+  /** @internal The scheduler that runs it. */
+  readonly _s: Scheduler;
+  /** A process-wide unique number. */
+  readonly id: number;
+  /** @internal State and flag bits (S_*, F_*). */
+  _f: number;
+  /** @internal The value (or error, with F_THROW) to resume with; the result once ended. */
+  _v: unknown;
+  /** @internal The operation the coroutine is suspended in, or null. */
+  _op: Suspend<unknown> | null;
+  /** @internal Wait sequence: bumped at every wake, so stale wakers (timers, queues) are ignored. */
+  _q: number;
+  /** @internal The generator function (for the default name) or the name given. */
+  _n: string | CoroFn<R, any>;
+  /** @internal Optional state. */
+  _x: CoroExtra | undefined;
+
+  /**
+   * Creates a coroutine running `fn(...args)` (with `this` the coroutine) and schedules it on the
+   * scheduler of the running coroutine, or the default scheduler outside coroutines.
+   */
+  constructor(fn: CoroFn<R, any>, ...args: any[]);
+  /** @internal */
+  constructor(fn: CoroFn<R, any>, ...args: any[]) {
+    const s = spawnTarget ?? running?._s ?? defaultScheduler();
+    spawnTarget = undefined;
+    if (typeof fn !== 'function') throw new TypeError('a coroutine needs a generator function');
+    this._s = s;
+    this.id = nextId++;
+    this._f = S_READY;
+    this._v = undefined;
+    this._op = null;
+    this._q = 0;
+    this._n = fn;
+    this._x = undefined;
+    const g = fn.apply(this, args);
+    if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
+      throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
+    }
+    this._g = g;
+    s._adopt(this as Coro<unknown>);
+  }
+
+  /** @internal */
+  _extra(): CoroExtra {
+    return (this._x ??= {});
+  }
+
+  /** The coroutine's name: the one given, else its generator function's name, else `'coro'`. */
+  get name(): string {
+    const n = this._n;
+    return typeof n === 'string' ? n : n.name || 'coro';
+  }
+  set name(v: string) {
+    this._n = String(v);
+  }
+
+  /** True until the generator has returned or thrown. */
+  get isAlive(): boolean {
+    return (this._f & 3) !== S_DONE;
+  }
+
+  /**
+   * A daemon coroutine keeps neither `scheduler.run()` nor the process alive: they end when only
+   * daemons are left.
+   */
+  get daemon(): boolean {
+    return (this._f & F_DAEMON) !== 0;
+  }
+  set daemon(on: boolean) {
+    if (on === this.daemon) return;
+    this._f ^= F_DAEMON;
+    if (this.isAlive) this._s._daemonChanged(on);
+  }
+
+  /** The scheduler running this coroutine. */
+  get scheduler(): Scheduler {
+    return this._s;
+  }
+
+  /**
+   * Puts `msg` in the coroutine's mailbox; never blocks. A message to a coroutine that has ended
+   * is dropped (as in Erlang). If the coroutine is waiting in a `receive` that accepts the
+   * message, it gets the message directly.
+   *
+   * @example
+   * ```ts
+   * worker.send({ job: 42, replyTo: self() });
+   * ```
+   */
+  send(msg: unknown): void {
+    deliverLocal(this as Coro<unknown>, msg);
+  }
+
+  /**
+   * Sends `msg` and tells how many recipients got it: 1 for a live local coroutine (queued in its
+   * mailbox), 0 for an ended one. The timeout is for recipients that must acknowledge (remote
+   * coroutines, a later issue); a local one answers at once.
+   *
+   * @example
+   * ```ts
+   * const n: number = yield* peer.deliver('ping', 1000);
+   * ```
+   */
+  deliver(msg: unknown, timeout?: number): Op<number> {
+    checkTimeout(timeout);
+    return new DeliverOp(this as Coro<unknown>, msg);
+  }
+
+  /**
+   * Wakes the coroutine if it is waiting in {@link suspend} or {@link sleep}, which then return
+   * `value`. Returns false (and does nothing) when it is not waiting there.
+   *
+   * @example
+   * ```ts
+   * const c = spawn(function* () { return yield* suspend() });
+   * c.resume('go'); // c ends with 'go'
+   * ```
+   */
+  resume(value?: unknown): boolean {
+    if ((this._f & 3) !== S_SUSPENDED || !(this._op instanceof SuspendOp)) return false;
+    this._s._wakeNow(this as Coro<unknown>, value, false);
+    return true;
+  }
+
+  /**
+   * Throws `err` into the coroutine where it waits (or where it would start, if it has not run
+   * yet). Returns false if it has ended. Called by the coroutine on itself, it throws `err` at
+   * once, which is the same place.
+   *
+   * @example
+   * ```ts
+   * worker.throw(new Error('cancelled by user'));
+   * ```
+   */
+  throw(err: unknown): boolean {
+    const st = this._f & 3;
+    if (st === S_DONE) return false;
+    if (st === S_RUNNING) throw err;
+    if (st === S_READY) {
+      this._v = err;
+      this._f |= F_THROW;
+      return true;
+    }
+    this._s._interrupt(this as Coro<unknown>, err);
+    return true;
+  }
+
+  /**
+   * Ends the coroutine by throwing a {@link CoroExit} into it where it waits, so its `finally`
+   * blocks run to the end even if they suspend. Returns false if it had already ended. Called on
+   * itself, it throws the `CoroExit` at once. Each call throws one `CoroExit`, so a cleanup that
+   * hangs can be terminated again.
+   *
+   * @example
+   * ```ts
+   * const c = spawn(function* () {
+   *   try { yield* sleep(60_000) } finally { yield* sleep(5); console.log('cleaned up') }
+   * });
+   * c.terminate();
+   * ```
+   */
+  terminate(): boolean {
+    return this.throw(new CoroExit());
+  }
+
+  /**
+   * A Promise of the coroutine's result, for async/await code. It rejects with the error that
+   * ended the coroutine, or with a {@link TerminatedError} if it was terminated.
+   *
+   * @example
+   * ```ts
+   * const c = spawn(function* () { yield* sleep(10); return 42 });
+   * console.log(await c.value()); // 42
+   * ```
+   */
+  value(): Promise<R> {
+    const x = this._extra();
+    if (x.promise === undefined) {
+      if ((this._f & 3) === S_DONE) {
+        x.promise = this._outcomeIsError() ? Promise.reject(this._outcomeError()) : Promise.resolve(this._v);
+      } else {
+        x.promise = new Promise<unknown>((res, rej) => {
+          x.resolve = res;
+          x.reject = rej;
+        });
+      }
+    }
+    return x.promise as Promise<R>;
+  }
+
+  /**
+   * Waits inside another coroutine for this one to end and returns its result; throws its error
+   * (or {@link TerminatedError}), or {@link TimeoutError} after `timeout` ms.
+   *
+   * @example
+   * ```ts
+   * const result = yield* worker.finish(5000);
+   * ```
+   */
+  finish(timeout?: number): Op<R> {
+    checkTimeout(timeout);
+    return new FinishOp<R>(this, timeout);
+  }
+
+  /**
+   * Registers the coroutine under `name` (default: its name) so {@link Coro.locate} finds it on
+   * its scheduler; the registration ends with the coroutine. A name that is taken throws
+   * {@link CoroStateError}.
+   *
+   * @example
+   * ```ts
+   * spawn(function* () { self().register('logger'); for (;;) console.log(yield* receive()) });
+   * Coro.locate('logger')?.send('hello');
+   * ```
+   */
+  register(name: string = this.name): this {
+    this._s._register(name, this as Coro<unknown>);
+    return this;
+  }
+
+  /** Removes the coroutine's registration, if any. */
+  unregister(): void {
+    const n = this._x?.registered;
+    if (n !== undefined) this._s._unregister(n, this as Coro<unknown>);
+  }
+
+  /**
+   * The coroutine registered under `name` on the running coroutine's scheduler (or the default
+   * scheduler outside coroutines), or undefined.
+   *
+   * @example
+   * ```ts
+   * const logger = Coro.locate('logger');
+   * ```
+   */
+  static locate(name: string): Coro | undefined {
+    const s = running?._s ?? defaultScheduler();
+    return s.locate(name);
+  }
+
+  toString(): string {
+    return `Coro(${this.name}/${this.id})`;
+  }
+
+  /** @internal */
+  _outcomeIsError(): boolean {
+    return (this._f & (F_FAILED | F_TERMINATED)) !== 0;
+  }
+
+  /** @internal The error a waiter sees for an ended coroutine that did not return. */
+  _outcomeError(): unknown {
+    return (this._f & F_TERMINATED) !== 0 ? new TerminatedError(String(this), this._v) : this._v;
+  }
+}
+
+/** @internal */
+export function checkTimeout(timeout: number | undefined): void {
+  if (timeout !== undefined && !(timeout >= 0)) {
+    throw new RangeError(`a timeout must be a number of milliseconds >= 0 (or undefined), got ${timeout}`);
+  }
+}
+
+/**
+ * The running coroutine. Throws {@link NotInCoroError} outside coroutines.
+ *
+ * @example
+ * ```ts
+ * spawn(function* () { console.log(self().name) });
+ * ```
+ */
+export function self(): Coro {
+  if (running === null) throw new NotInCoroError('self()');
+  return running;
+}
+
+/**
+ * Starts a coroutine running `fn(...args)` on the running coroutine's scheduler, or the default
+ * scheduler outside coroutines; it is scheduled at once.
+ *
+ * @example
+ * ```ts
+ * const c = spawn(function* (n: number) { yield* sleep(n); return n * 2 }, 10);
+ * ```
+ */
+export function spawn<R, A extends unknown[]>(fn: CoroFn<R, A>, ...args: A): Coro<R> {
+  return new Coro<R>(fn as CoroFn<R, any>, ...args);
+}
+
+/** @internal */
+export class SuspendOp<T> extends Suspend<T> {
+  constructor(
+    readonly timeout: number | undefined,
+    readonly alarm: T | undefined,
+  ) {
+    super();
+  }
+  _start(c: Coro<unknown>): unknown {
+    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    return PENDING;
+  }
+  override _timeout(): unknown {
+    return this.alarm;
+  }
+}
+const SUSPEND_FOREVER = new SuspendOp<unknown>(undefined, undefined);
+
+class SleepOp extends SuspendOp<unknown> {
+  constructor(readonly ms: number) {
+    super(ms, undefined);
+  }
+  override _start(c: Coro<unknown>): unknown {
+    if (this.ms <= 0) {
+      c._s._yieldNow(c);
+      return PENDING;
+    }
+    c._s._addTimer(c, this.ms);
+    return PENDING;
+  }
+}
+const SLEEP_0 = new SleepOp(0);
+
+/**
+ * Suspends the running coroutine for `ms` milliseconds (`sleep(0)` just lets the other ready
+ * coroutines run first). Returns `undefined`, or the value given to {@link Coro.resume} if it was
+ * woken early.
+ *
+ * @example
+ * ```ts
+ * yield* sleep(100);
+ * ```
+ */
+export function sleep(ms: number): Op<unknown> {
+  if (!(ms >= 0)) throw new RangeError(`sleep() needs a duration >= 0 ms, got ${ms}`);
+  return ms === 0 ? SLEEP_0 : new SleepOp(ms);
+}
+
+
+/**
+ * Suspends the running coroutine until {@link Coro.resume} wakes it (returning the value given
+ * there), or until `timeout` ms pass (returning `alarmValue`).
+ *
+ * @example
+ * ```ts
+ * const answer = yield* suspend(1000, 'no answer');
+ * ```
+ */
+export function suspend<T = unknown>(timeout?: number, alarmValue?: T): Op<T | undefined> {
+  checkTimeout(timeout);
+  if (timeout === undefined) return SUSPEND_FOREVER as SuspendOp<T>;
+  return new SuspendOp<T>(timeout, alarmValue);
+}
+
+class DeliverOp extends Suspend<number> {
+  constructor(
+    readonly to: Coro<unknown>,
+    readonly msg: unknown,
+  ) {
+    super();
+  }
+  _start(): unknown {
+    if (!this.to.isAlive) return 0;
+    deliverLocal(this.to, this.msg);
+    return 1;
+  }
+}
+
+class FinishOp<R> extends Suspend<R> {
+  constructor(
+    readonly target: Coro<R>,
+    readonly timeout: number | undefined,
+  ) {
+    super();
+  }
+  _start(c: Coro<unknown>): unknown {
+    const t = this.target as Coro<unknown>;
+    if ((t._f & 3) === S_DONE) {
+      if (t._outcomeIsError()) throw t._outcomeError();
+      return t._v;
+    }
+    if (t === c) throw new DeadlockError(`${String(c)} cannot wait for its own end`);
+    (t._extra().joiners ??= new WaitQueue()).push(c, c._q, undefined);
+    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    return PENDING;
+  }
+  override _timeout(): unknown {
+    throw new TimeoutError(`finish() of ${String(this.target)}`, this.timeout!);
+  }
+}

@@ -1,0 +1,824 @@
+/**
+ * The scheduler: a ready queue, a timer heap and a native poller, driving coroutines.
+ *
+ * One round runs the ready coroutines in FIFO order, then lets time and I/O in. How it lets them
+ * in depends on the poller's mode (DESIGN.md sections 2 and 3):
+ *
+ * - integrated and thread: Node's event loop is in charge. Work becomes ready (spawn, a message
+ *   from outside, a settled promise) and a microtask runs the ready queue; a round runs for at
+ *   most {@link SchedulerOptions.slice} ms before continuing from `setImmediate`, so Node's
+ *   timers, promises and I/O keep running beside busy coroutines. Timers arm ONE Node timer for
+ *   the earliest deadline; fd readiness arrives through the poller's `onEvents` callback (from
+ *   Node's loop in integrated mode, from the poller's thread in thread mode).
+ * - exclusive: {@link Scheduler.run} owns the thread. It runs the ready queue, then blocks in the
+ *   poller's `wait()` with the earliest deadline as the timeout, and returns when no non-daemon
+ *   coroutine is left. Node's event loop (and so Promise callbacks) does not run meanwhile, so a
+ *   coroutine cannot wait for a Promise in this mode.
+ *
+ * Uncaught errors: a coroutine that ends by an error other than {@link CoroExit} is reported to
+ * {@link SchedulerOptions.onError} (default: `console.error`) and only that coroutine ends; its
+ * `value()` promise and `finish()` waiters get the error too.
+ *
+ * @module
+ */
+import {
+  Coro,
+  F_DAEMON,
+  F_FAILED,
+  F_TERMINATED,
+  F_THROW,
+  F_TIMED,
+  S_DONE,
+  S_READY,
+  S_RUNNING,
+  S_SUSPENDED,
+  checkTimeout,
+  spawnOn,
+  type CoroFn,
+} from './coro.js';
+import { CoroExit, CoroStateError, DeadlockError, TimeoutError, check } from './errors.js';
+import { PENDING, Suspend, setRunning, running, type Op } from './op.js';
+import { EV, backends, openPoller, type BackendDescription, type BackendName, type NativePoller, type PollerMode } from './poller.js';
+import { Ring } from './ring.js';
+import { TimerHeap } from './timers.js';
+import { MockClock, realClock, type Clock } from './clock.js';
+
+/** Options of {@link Scheduler}. */
+export interface SchedulerOptions {
+  /** The poller backend; default `ASYNCORO_POLLER`, else the best this host has. */
+  poller?: BackendName;
+  /** The mode; default integrated where the backend can, else thread. */
+  mode?: PollerMode;
+  /** The clock for timers; default the real clock. Tests pass a {@link MockClock}. */
+  clock?: Clock;
+  /** Called with every error that ends a coroutine (not CoroExit); default `console.error`. */
+  onError?: (err: unknown, coro: Coro) => void;
+  /** How long one round may run ready coroutines before letting Node (or I/O) in, in ms; default 10. */
+  slice?: number;
+  /** Poller event-array capacity (triples per batch); default 1024. */
+  capacity?: number;
+}
+
+/** Counters from {@link Scheduler.statistics}. */
+export interface SchedulerStatistics {
+  /** Coroutines alive (daemons included). */
+  alive: number;
+  /** Non-daemon coroutines alive. */
+  aliveNonDaemon: number;
+  /** Coroutines in the ready queue. */
+  ready: number;
+  /** Entries in the timer heap (stale ones included) and how many are known stale. */
+  timers: number;
+  staleTimers: number;
+  /** fds with a coroutine waiting for readiness. */
+  fdWaits: number;
+  /** Coroutine steps run since the scheduler was made. */
+  steps: number;
+  backend: BackendName;
+  mode: PollerMode;
+}
+
+/** Consecutive operations one coroutine may complete without waiting before it goes to the back of the ready queue. */
+const IMMEDIATE_BUDGET = 64;
+
+/** @internal One fd's waiting coroutines. */
+interface FdWatch {
+  reader: Coro<unknown> | null;
+  readSeq: number;
+  writer: Coro<unknown> | null;
+  writeSeq: number;
+  /** Events registered with the poller (0: not registered). */
+  registered: number;
+}
+
+let defaultOne: Scheduler | undefined;
+
+/**
+ * Runs coroutines: see the module description for how each mode works.
+ *
+ * @example
+ * ```ts
+ * const sched = new Scheduler({ poller: 'poll', mode: 'exclusive' });
+ * sched.spawn(function* () { yield* sleep(10); console.log('done') });
+ * sched.run(); // returns when no non-daemon coroutine is left
+ * sched.close();
+ * ```
+ */
+export class Scheduler {
+  /** The backend and mode in use. */
+  readonly backend: BackendName;
+  readonly mode: PollerMode;
+  readonly clock: Clock;
+  private readonly poller: NativePoller;
+  private readonly events: Int32Array;
+  private readonly ready = new Ring<Coro<unknown>>(1024);
+  private readonly timers = new TimerHeap<Coro<unknown>>();
+  private readonly fds = new Map<number, FdWatch>();
+  private readonly names = new Map<string, Coro<unknown>>();
+  private readonly onError: (err: unknown, coro: Coro) => void;
+  private readonly slice: number;
+  private readonly mock: MockClock | undefined;
+  private alive = 0;
+  private aliveNonDaemon = 0;
+  private steps = 0;
+  private draining = false;
+  private scheduled = false;
+  private immediateScheduled = false;
+  private closed = false;
+  private nodeTimer: NodeJS.Timeout | undefined;
+  private armedAt = Infinity;
+  private pollerRefd = false;
+  private readonly runBound = (): void => this.runRound();
+  private readonly immediateBound = (): void => {
+    this.immediateScheduled = false;
+    this.runRound();
+  };
+  private readonly timerBound = (): void => {
+    this.nodeTimer = undefined;
+    this.armedAt = Infinity;
+    this.fireDue();
+    this.runRound();
+  };
+
+  /**
+   * Opens a scheduler on the poller asked for; a backend or mode this host lacks is a
+   * `BackendUnavailableError` (never a silent swap).
+   */
+  constructor(options: SchedulerOptions = {}) {
+    this.clock = options.clock ?? realClock;
+    this.mock = this.clock instanceof MockClock ? this.clock : undefined;
+    this.onError = options.onError ?? defaultOnError;
+    this.slice = options.slice ?? 10;
+    const opened = openPoller({
+      ...(options.poller !== undefined ? { poller: options.poller } : {}),
+      ...(options.mode !== undefined ? { mode: options.mode } : {}),
+      capacity: options.capacity ?? 1024,
+      onEvents: (count) => this.onPollerEvents(count),
+    });
+    this.poller = opened.poller;
+    this.events = opened.events;
+    this.backend = opened.description.name;
+    this.mode = this.poller.mode;
+    // The poller keeps the process alive only while a non-daemon coroutine waits for an fd.
+    if (this.mode !== 'exclusive') this.poller.unref();
+    this.mock?._listen(this);
+  }
+
+  /** The backends this host supports, best first (the same list as `backends()`). */
+  static backends(): readonly BackendDescription[] {
+    return backends();
+  }
+
+  /**
+   * The scheduler used outside explicit ones, created on first use with the best backend (or
+   * `ASYNCORO_POLLER`) in its default mode (integrated where possible).
+   *
+   * @example
+   * ```ts
+   * console.log(Scheduler.default().backend);
+   * ```
+   */
+  static default(): Scheduler {
+    return defaultScheduler();
+  }
+
+  /**
+   * Starts a coroutine on this scheduler.
+   *
+   * @example
+   * ```ts
+   * const c = sched.spawn(function* (a: number, b: number) { return a + b }, 1, 2);
+   * ```
+   */
+  spawn<R, A extends unknown[]>(fn: CoroFn<R, A>, ...args: A): Coro<R> {
+    return spawnOn<R>(this, fn as CoroFn<R, any>, args);
+  }
+
+  /** The coroutine registered under `name`, or undefined. */
+  locate(name: string): Coro | undefined {
+    return this.names.get(name);
+  }
+
+  /** Counters for monitoring and tests. */
+  statistics(): SchedulerStatistics {
+    return {
+      alive: this.alive,
+      aliveNonDaemon: this.aliveNonDaemon,
+      ready: this.ready.length,
+      timers: this.timers.size,
+      staleTimers: this.timers.stale,
+      fdWaits: this.fds.size,
+      steps: this.steps,
+      backend: this.backend,
+      mode: this.mode,
+    };
+  }
+
+  /**
+   * Exclusive mode: runs coroutines on this thread until no non-daemon coroutine is left. Throws
+   * {@link DeadlockError} if non-daemon coroutines are left that nothing can wake (no ready
+   * coroutine, no timer, no fd wait), and {@link CoroStateError} in other modes or when re-entered.
+   *
+   * @example
+   * ```ts
+   * const sched = new Scheduler({ mode: 'exclusive' });
+   * sched.spawn(function* () { yield* sleep(5) });
+   * sched.run();
+   * ```
+   */
+  run(): void {
+    if (this.mode !== 'exclusive') {
+      throw new CoroStateError(`run() is for exclusive mode; this scheduler runs in ${this.mode} mode`, 'ERR_MODE');
+    }
+    if (this.draining) throw new CoroStateError('run() re-entered from a coroutine', 'ERR_REENTERED');
+    if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
+    for (;;) {
+      const more = this.drain();
+      if (this.aliveNonDaemon === 0) return;
+      if (more) {
+        // Still busy after a whole slice: look at I/O without blocking, then go on.
+        if (this.fds.size > 0) this.dispatch(this.poller.wait(0));
+        this.fireDue();
+        continue;
+      }
+      this.fireDue();
+      if (this.ready.length > 0) continue;
+      const next = this.nextDeadline();
+      let timeout: number;
+      if (this.mock !== undefined) {
+        if (next !== Infinity && this.mock.autoJump) {
+          if (this.fds.size > 0) this.dispatch(this.poller.wait(0));
+          if (this.ready.length === 0) this.mock.jumpTo(next);
+          continue;
+        }
+        timeout = -1;
+        if (this.fds.size === 0) this.deadlock();
+      } else if (next !== Infinity) {
+        timeout = Math.max(0, Math.ceil(next - this.clock.now()));
+      } else {
+        if (this.fds.size === 0) this.deadlock();
+        timeout = -1;
+      }
+      const n = this.poller.wait(timeout);
+      this.dispatch(n);
+    }
+  }
+
+  /**
+   * Stops the scheduler: closes its poller and timer. Coroutines still suspended stay suspended;
+   * spawning on a closed scheduler throws. The default scheduler is replaced on next use.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
+    this.nodeTimer = undefined;
+    this.mock?._unlisten(this);
+    for (const fd of this.fds.keys()) this.poller.remove(fd);
+    this.fds.clear();
+    this.poller.close();
+    if (defaultOne === this) defaultOne = undefined;
+  }
+
+  /** True after {@link close}. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- internal: coroutine life ----
+
+  /** @internal A new coroutine: count it and queue it. */
+  _adopt(c: Coro<unknown>): void {
+    if (this.closed) throw new CoroStateError('cannot spawn on a closed scheduler', 'ERR_CLOSED');
+    this.alive++;
+    if ((c._f & F_DAEMON) === 0 && this.aliveNonDaemon++ === 0) this.refsChanged();
+    this.ready.push(c);
+    this.kick();
+  }
+
+  /** @internal */
+  _daemonChanged(daemon: boolean): void {
+    if (daemon) {
+      if (--this.aliveNonDaemon === 0) this.refsChanged();
+    } else if (this.aliveNonDaemon++ === 0) this.refsChanged();
+  }
+
+  /** @internal Wakes a suspended coroutine (caller checked it is suspended and the wake is current). */
+  _wakeNow(c: Coro<unknown>, value: unknown, isError: boolean): void {
+    c._q = (c._q + 1) | 0;
+    let f = c._f;
+    if ((f & F_TIMED) !== 0) {
+      f &= ~F_TIMED;
+      this.timers.stale++;
+    }
+    c._op = null;
+    c._v = value;
+    c._f = (f & ~(3 | F_THROW)) | S_READY | (isError ? F_THROW : 0);
+    this.ready.push(c);
+    if (!this.draining) this.kick();
+  }
+
+  /** @internal Wakes `c` if it still waits with sequence `seq`; returns whether it did. */
+  _wake(c: Coro<unknown>, seq: number, value: unknown, isError: boolean): boolean {
+    if ((c._f & 3) !== S_SUSPENDED || c._q !== seq) return false;
+    this._wakeNow(c, value, isError);
+    return true;
+  }
+
+  /** @internal Throws `err` into a suspended coroutine, undoing its wait. */
+  _interrupt(c: Coro<unknown>, err: unknown): void {
+    const op = c._op;
+    if (op !== null) op._cancel(c);
+    this._wakeNow(c, err, true);
+  }
+
+  /** @internal `c` (being stepped) goes to the back of the ready queue. */
+  _yieldNow(c: Coro<unknown>): void {
+    c._q = (c._q + 1) | 0;
+    c._op = null;
+    c._v = undefined;
+    c._f = (c._f & ~(3 | F_THROW)) | S_READY;
+    this.ready.push(c);
+  }
+
+  /** @internal Arms a timeout for `c`'s current wait. */
+  _addTimer(c: Coro<unknown>, ms: number): void {
+    c._f |= F_TIMED;
+    this.timers.push(this.clock.now() + ms, c, c._q);
+    if (!this.draining && this.mode !== 'exclusive') this.arm();
+  }
+
+  /** @internal */
+  _register(name: string, c: Coro<unknown>): void {
+    if (!c.isAlive) throw new CoroStateError(`${String(c)} has ended and cannot be registered`);
+    const held = this.names.get(name);
+    if (held === c) return;
+    if (held !== undefined) throw new CoroStateError(`name '${name}' is taken by ${String(held)}`, 'ERR_NAME_TAKEN');
+    c.unregister();
+    this.names.set(name, c);
+    c._extra().registered = name;
+  }
+
+  /** @internal */
+  _unregister(name: string, c: Coro<unknown>): void {
+    if (this.names.get(name) === c) this.names.delete(name);
+    if (c._x !== undefined) c._x.registered = undefined;
+  }
+
+  /** @internal The mock clock moved. */
+  _clockMoved(): void {
+    this.fireDue();
+    if (this.ready.length > 0 && this.mode !== 'exclusive' && !this.draining) this.kick();
+  }
+
+  // ---- internal: fd readiness ----
+
+  /** @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). */
+  _watchFd(c: Coro<unknown>, fd: number, dir: number): void {
+    if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
+    let w = this.fds.get(fd);
+    if (w === undefined) {
+      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0 };
+      this.fds.set(fd, w);
+    }
+    const read = dir === EV.READ;
+    const other = read ? w.reader : w.writer;
+    if (other !== null && (other._f & 3) === S_SUSPENDED && other._q === (read ? w.readSeq : w.writeSeq)) {
+      throw new CoroStateError(`fd ${fd} already has ${String(other)} waiting to ${read ? 'read' : 'write'}`, 'ERR_FD_BUSY');
+    }
+    if (read) {
+      w.reader = c;
+      w.readSeq = c._q;
+    } else {
+      w.writer = c;
+      w.writeSeq = c._q;
+    }
+    try {
+      this.updateFd(fd, w);
+    } catch (e) {
+      if (read) w.reader = null;
+      else w.writer = null;
+      if (w.registered === 0) this.fds.delete(fd);
+      throw e;
+    }
+  }
+
+  /** @internal Forgets `c`'s wait on `fd` (timeout, terminate). */
+  _unwatchFd(c: Coro<unknown>, fd: number): void {
+    const w = this.fds.get(fd);
+    if (w === undefined) return;
+    if (w.reader === c) w.reader = null;
+    if (w.writer === c) w.writer = null;
+    this.updateFd(fd, w);
+  }
+
+  private updateFd(fd: number, w: FdWatch): void {
+    const live = (x: Coro<unknown> | null, seq: number): boolean => x !== null && (x._f & 3) === S_SUSPENDED && x._q === seq;
+    if (w.reader !== null && !live(w.reader, w.readSeq)) w.reader = null;
+    if (w.writer !== null && !live(w.writer, w.writeSeq)) w.writer = null;
+    const want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+    if (want === w.registered) return;
+    if (want === 0) {
+      this.poller.remove(fd);
+      this.fds.delete(fd);
+    } else if (w.registered === 0) {
+      check('poller add', this.poller.add(fd, want, fd));
+    } else {
+      check('poller modify', this.poller.modify(fd, want, fd));
+    }
+    w.registered = want;
+    this.refsChanged();
+  }
+
+  private onPollerEvents(count: number): void {
+    if (this.closed) return;
+    this.dispatch(count);
+    if (!this.draining) this.runRound();
+  }
+
+  private dispatch(count: number): void {
+    if (count < 0) {
+      this.report(new CoroStateError(`poller wait failed: ${count}`, 'ERR_POLLER'), null);
+      return;
+    }
+    const ev = this.events;
+    const errBits = EV.ERROR | EV.HANGUP;
+    for (let i = 0; i < count; i++) {
+      const token = ev[3 * i]!;
+      if (token === EV.TOKEN_WAKEUP) continue;
+      const bits = ev[3 * i + 1]!;
+      const w = this.fds.get(token);
+      if (w === undefined) continue;
+      if ((bits & (EV.READ | errBits)) !== 0 && w.reader !== null) {
+        const r = w.reader;
+        w.reader = null;
+        this._wake(r, w.readSeq, bits, false);
+      }
+      if ((bits & (EV.WRITE | errBits)) !== 0 && w.writer !== null) {
+        const wr = w.writer;
+        w.writer = null;
+        this._wake(wr, w.writeSeq, bits, false);
+      }
+      this.updateFd(token, w);
+    }
+  }
+
+  // ---- internal: running ----
+
+  private kick(): void {
+    if (this.scheduled || this.mode === 'exclusive' || this.closed) return;
+    this.scheduled = true;
+    queueMicrotask(this.runBound);
+  }
+
+  private runRound(): void {
+    this.scheduled = false;
+    if (this.draining || this.closed) return;
+    const more = this.drain();
+    if (more) {
+      if (!this.immediateScheduled) {
+        this.immediateScheduled = true;
+        setImmediate(this.immediateBound);
+      }
+      return;
+    }
+    this.arm();
+  }
+
+  /** Runs ready coroutines until the queue is empty (false) or the slice is used up (true). */
+  private drain(): boolean {
+    const ready = this.ready;
+    if (ready.length === 0) return false;
+    this.draining = true;
+    const start = performance.now();
+    let n = 0;
+    try {
+      for (;;) {
+        const c = ready.shift();
+        if (c === undefined) return false;
+        this.step(c);
+        if ((++n & 255) === 0 && performance.now() - start >= this.slice) return ready.length > 0;
+      }
+    } finally {
+      this.steps += n;
+      this.draining = false;
+      setRunning(null);
+    }
+  }
+
+  /** Runs one coroutine until it waits, ends, or uses up its budget of immediate results. */
+  private step(c: Coro<unknown>): void {
+    const g = c._g;
+    if (g === null) return;
+    c._f = (c._f & ~3) | S_RUNNING;
+    setRunning(c);
+    for (let budget = IMMEDIATE_BUDGET; ; ) {
+      let r: IteratorResult<unknown, unknown>;
+      const v = c._v;
+      c._v = undefined;
+      try {
+        if ((c._f & F_THROW) !== 0) {
+          c._f &= ~F_THROW;
+          r = g.throw(v);
+        } else {
+          r = g.next(v);
+        }
+      } catch (err) {
+        this.end(c, err, true);
+        return;
+      }
+      if (r.done === true) {
+        this.end(c, r.value, false);
+        return;
+      }
+      const y = r.value;
+      let result: unknown;
+      if (y instanceof Suspend) {
+        c._f = (c._f & ~3) | S_SUSPENDED;
+        c._op = y;
+        try {
+          result = y._start(c);
+        } catch (err) {
+          c._op = null;
+          if ((c._f & F_TIMED) !== 0) this.untime(c);
+          c._f = (c._f & ~3) | S_RUNNING | F_THROW;
+          c._v = err;
+          continue;
+        }
+        if (result === PENDING) {
+          setRunning(null);
+          return;
+        }
+        c._op = null;
+        if ((c._f & F_TIMED) !== 0) this.untime(c);
+        c._f = (c._f & ~3) | S_RUNNING;
+      } else if (isThenable(y)) {
+        if (this.mode === 'exclusive') {
+          c._v = new CoroStateError(
+            'a coroutine cannot wait for a Promise in exclusive mode: Node\'s event loop does not run during scheduler.run()',
+            'ERR_PROMISE_IN_EXCLUSIVE',
+          );
+          c._f |= F_THROW;
+          continue;
+        }
+        c._f = (c._f & ~3) | S_SUSPENDED;
+        c._op = PROMISE_WAIT;
+        const seq = c._q;
+        y.then(
+          (value) => this._wake(c, seq, value, false),
+          (err) => this._wake(c, seq, err, true),
+        );
+        setRunning(null);
+        return;
+      } else if (isIterator(y)) {
+        c._v = new CoroStateError('a coroutine yielded a generator: use yield* to run it', 'ERR_BAD_YIELD');
+        c._f |= F_THROW;
+        continue;
+      } else {
+        // A plain `yield value`: let the other ready coroutines run, then resume with the value.
+        c._v = y;
+        c._q = (c._q + 1) | 0;
+        c._f = (c._f & ~3) | S_READY;
+        this.ready.push(c);
+        setRunning(null);
+        return;
+      }
+      c._v = result;
+      if (--budget === 0) {
+        c._f = (c._f & ~3) | S_READY;
+        this.ready.push(c);
+        setRunning(null);
+        return;
+      }
+    }
+  }
+
+  /** A timer was armed by an operation that then completed at once: its entry is stale. */
+  private untime(c: Coro<unknown>): void {
+    c._f &= ~F_TIMED;
+    c._q = (c._q + 1) | 0;
+    this.timers.stale++;
+  }
+
+  private end(c: Coro<unknown>, value: unknown, isError: boolean): void {
+    setRunning(null);
+    let f = (c._f & ~(3 | F_THROW)) | S_DONE;
+    if (isError) f |= value instanceof CoroExit ? F_TERMINATED : F_FAILED;
+    c._f = f;
+    c._v = value;
+    c._g = null;
+    c._op = null;
+    c._q = (c._q + 1) | 0;
+    this.alive--;
+    if ((f & F_DAEMON) === 0 && --this.aliveNonDaemon === 0) this.refsChanged();
+    if ((f & F_FAILED) !== 0) this.report(value, c);
+    const x = c._x;
+    if (x === undefined) return;
+    if (x.mbox !== undefined) x.mbox.clear();
+    if (x.registered !== undefined) c.unregister();
+    const failed = (f & (F_FAILED | F_TERMINATED)) !== 0;
+    const outcome = failed ? c._outcomeError() : value;
+    if (x.joiners !== undefined) x.joiners.wakeAll(outcome, failed);
+    if (x.resolve !== undefined) {
+      if (failed) x.reject!(outcome);
+      else x.resolve(outcome);
+      x.resolve = x.reject = undefined;
+    }
+  }
+
+  private report(err: unknown, c: Coro<unknown> | null): void {
+    try {
+      this.onError(err, (c ?? undefined) as Coro);
+    } catch (e) {
+      console.error('asyncoro: onError threw', e);
+    }
+  }
+
+  private deadlock(): never {
+    throw new DeadlockError(
+      `scheduler.run(): ${this.aliveNonDaemon} non-daemon coroutine(s) are suspended and nothing ` +
+        '(no ready coroutine, timer or fd wait) can wake them',
+    );
+  }
+
+  // ---- internal: timers ----
+
+  /** Wakes the coroutines whose deadline has passed, in deadline order. */
+  private fireDue(): void {
+    const t = this.timers;
+    if (t.size === 0) return;
+    const now = this.clock.now();
+    while (t.size > 0 && t.topDeadline() <= now) {
+      const c = t.topItem()!;
+      const seq = t.topSeq();
+      t.pop();
+      if ((c._f & 3) !== S_SUSPENDED || c._q !== seq) {
+        if (t.stale > 0) t.stale--;
+        continue;
+      }
+      c._f &= ~F_TIMED;
+      const op = c._op!;
+      let value: unknown;
+      let isError = false;
+      try {
+        value = op._timeout(c);
+      } catch (e) {
+        value = e;
+        isError = true;
+      }
+      op._cancel(c);
+      this._wakeNow(c, value, isError);
+    }
+    if (t.stale > 1024 && t.stale * 2 > t.size) {
+      t.compact((c, seq) => (c._f & 3) === S_SUSPENDED && c._q === seq);
+    }
+  }
+
+  /** The earliest live deadline (dropping stale entries on top), or Infinity. */
+  private nextDeadline(): number {
+    const t = this.timers;
+    while (t.size > 0) {
+      const c = t.topItem()!;
+      if ((c._f & 3) === S_SUSPENDED && c._q === t.topSeq()) return t.topDeadline();
+      t.pop();
+      if (t.stale > 0) t.stale--;
+    }
+    return Infinity;
+  }
+
+  /** Integrated/thread modes: keeps one Node timer armed for the earliest deadline. */
+  private arm(): void {
+    if (this.mode === 'exclusive' || this.closed) return;
+    const next = this.nextDeadline();
+    if (this.mock !== undefined) {
+      if (next !== Infinity && this.mock.autoJump && this.ready.length === 0 && !this.immediateScheduled) {
+        this.immediateScheduled = true;
+        setImmediate(() => {
+          this.immediateScheduled = false;
+          if (this.ready.length === 0 && !this.closed) this.mock!.jumpTo(this.nextDeadline());
+          this.runRound();
+        });
+      }
+      return;
+    }
+    if (next === Infinity) {
+      if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
+      this.nodeTimer = undefined;
+      this.armedAt = Infinity;
+      return;
+    }
+    if (next >= this.armedAt && this.nodeTimer !== undefined) return;
+    if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
+    this.armedAt = next;
+    this.nodeTimer = setTimeout(this.timerBound, Math.max(1, Math.ceil(next - this.clock.now())));
+    if (this.aliveNonDaemon === 0) this.nodeTimer.unref();
+  }
+
+  /** Keeps the process alive exactly while a non-daemon coroutine lives and a timer or fd wait could wake something. */
+  private refsChanged(): void {
+    if (this.mode === 'exclusive' || this.closed) return;
+    const keep = this.aliveNonDaemon > 0;
+    if (this.nodeTimer !== undefined) {
+      if (keep) this.nodeTimer.ref();
+      else this.nodeTimer.unref();
+    }
+    const pollKeep = keep && this.fds.size > 0;
+    if (pollKeep !== this.pollerRefd) {
+      this.pollerRefd = pollKeep;
+      if (pollKeep) this.poller.ref();
+      else this.poller.unref();
+    }
+  }
+}
+
+class PromiseWait extends Suspend<unknown> {
+  _start(): unknown {
+    return PENDING;
+  }
+}
+const PROMISE_WAIT = new PromiseWait();
+
+function isThenable(y: unknown): y is PromiseLike<unknown> {
+  return y !== null && (typeof y === 'object' || typeof y === 'function') && typeof (y as PromiseLike<unknown>).then === 'function';
+}
+
+function isIterator(y: unknown): boolean {
+  return y !== null && typeof y === 'object' && typeof (y as Iterator<unknown>).next === 'function' && Symbol.iterator in y;
+}
+
+function defaultOnError(err: unknown, coro: Coro | undefined): void {
+  console.error(`asyncoro: ${coro !== undefined ? String(coro) : 'scheduler'} failed with an uncaught error:`, err);
+}
+
+/**
+ * The default scheduler, created on first use (see {@link Scheduler.default}).
+ *
+ * @example
+ * ```ts
+ * const s = defaultScheduler();
+ * ```
+ */
+export function defaultScheduler(): Scheduler {
+  if (defaultOne === undefined || defaultOne.isClosed) defaultOne = new Scheduler();
+  return defaultOne;
+}
+
+class FdWaitOp extends Suspend<number> {
+  constructor(
+    readonly fd: number,
+    readonly dir: number,
+    readonly timeout: number | undefined,
+  ) {
+    super();
+  }
+  _start(c: Coro<unknown>): unknown {
+    c._s._watchFd(c, this.fd, this.dir);
+    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    return PENDING;
+  }
+  override _timeout(): unknown {
+    throw new TimeoutError(`waiting for fd ${this.fd} to be ${this.dir === EV.READ ? 'readable' : 'writable'}`, this.timeout!);
+  }
+  override _cancel(c: Coro<unknown>): void {
+    c._s._unwatchFd(c, this.fd);
+  }
+}
+
+/**
+ * Low-level: waits until `fd` is readable (or at EOF, or in error) on the running coroutine's
+ * scheduler's poller and returns the reported event bits (`EV.READ`, `EV.ERROR`, `EV.HANGUP`).
+ * Throws {@link TimeoutError} after `timeout` ms. One coroutine at a time may wait per fd and
+ * direction. The fd must be non-blocking and stays owned by the caller (unwatched before close).
+ *
+ * @example
+ * ```ts
+ * const bits = yield* waitReadable(fd, 1000);
+ * const n = native.read(fd, buf, 0, buf.length);
+ * ```
+ */
+export function waitReadable(fd: number, timeout?: number): Op<number> {
+  checkFd(fd);
+  checkTimeout(timeout);
+  return new FdWaitOp(fd, EV.READ, timeout);
+}
+
+/**
+ * Low-level: waits until `fd` is writable (or in error); see {@link waitReadable}.
+ *
+ * @example
+ * ```ts
+ * yield* waitWritable(fd);
+ * native.write(fd, data, 0, data.length);
+ * ```
+ */
+export function waitWritable(fd: number, timeout?: number): Op<number> {
+  checkFd(fd);
+  checkTimeout(timeout);
+  return new FdWaitOp(fd, EV.WRITE, timeout);
+}
+
+function checkFd(fd: number): void {
+  if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`an fd must be an integer >= 0, got ${fd}`);
+}
+
+

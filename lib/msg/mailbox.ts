@@ -1,0 +1,138 @@
+/**
+ * Mailboxes: every coroutine has one, allocated with its first message. `send` never blocks;
+ * `receive` takes the oldest message, or with a predicate the oldest one the predicate accepts
+ * (Erlang's selective receive), leaving the others in order. A message sent to a coroutine that is
+ * waiting for it is handed over directly, without touching the mailbox.
+ *
+ * @module
+ */
+import { S_DONE, S_SUSPENDED, checkTimeout, type Coro } from '../core/coro.js';
+import { NotInCoroError } from '../core/errors.js';
+import { PENDING, Suspend, running, type Op } from '../core/op.js';
+import { Ring } from '../core/ring.js';
+
+/** @internal A coroutine's queued messages. */
+export type Mailbox = Ring<unknown>;
+
+/** @internal */
+export class ReceiveOp<M> extends Suspend<M> {
+  constructor(
+    readonly timeout: number | undefined,
+    readonly alarm: unknown,
+    readonly accept: ((msg: unknown) => boolean) | undefined,
+  ) {
+    super();
+  }
+
+  _start(c: Coro<unknown>): unknown {
+    const box = c._x?.mbox;
+    if (box !== undefined && box.length > 0) {
+      const accept = this.accept;
+      if (accept === undefined) return box.shift();
+      for (let i = 0; i < box.length; i++) {
+        if (accept(box.at(i))) return box.removeAt(i);
+      }
+    }
+    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    return PENDING;
+  }
+
+  override _timeout(): unknown {
+    return this.alarm;
+  }
+}
+
+const RECEIVE_ANY = new ReceiveOp<unknown>(undefined, undefined, undefined);
+
+/**
+ * @internal Queues `msg` for `to`, or hands it over if `to` waits in a receive that accepts it.
+ * A predicate that throws makes the receiver's `receive` throw that error (the message stays
+ * queued).
+ */
+export function deliverLocal(to: Coro<unknown>, msg: unknown): void {
+  const f = to._f & 3;
+  if (f === S_DONE) return;
+  if (f === S_SUSPENDED) {
+    const op = to._op;
+    if (op === RECEIVE_ANY) {
+      to._s._wakeNow(to, msg, false);
+      return;
+    }
+    if (op instanceof ReceiveOp) {
+      const accept = op.accept;
+      if (accept === undefined) {
+        to._s._wakeNow(to, msg, false);
+        return;
+      }
+      let ok: boolean;
+      try {
+        ok = accept(msg);
+      } catch (err) {
+        (to._extra().mbox ??= new Ring<unknown>(4)).push(msg);
+        to._s._wakeNow(to, err, true);
+        return;
+      }
+      if (ok) {
+        to._s._wakeNow(to, msg, false);
+        return;
+      }
+    }
+  }
+  (to._extra().mbox ??= new Ring<unknown>(4)).push(msg);
+}
+
+/**
+ * Takes the oldest message from the running coroutine's mailbox, waiting for one if it is empty.
+ * With `timeout` (ms), returns `alarmValue` when none came in time. The type parameter is what
+ * the caller expects to receive; mailboxes themselves are untyped. Given a predicate first, it is
+ * the selective receive of {@link receiveMatching}.
+ *
+ * @example
+ * ```ts
+ * const msg = yield* receive<string>();
+ * const maybe = yield* receive<string | null>(100, null);
+ * const big = yield* receive((m) => typeof m === 'number' && m > 100);
+ * ```
+ */
+export function receive<M = unknown>(timeout?: number, alarmValue?: M): Op<M>;
+export function receive<M>(accept: (msg: unknown) => msg is M, timeout?: number, alarmValue?: M): Op<M>;
+export function receive<M = unknown>(accept: (msg: unknown) => boolean, timeout?: number, alarmValue?: M): Op<M>;
+export function receive<M>(a?: number | ((msg: unknown) => boolean), b?: unknown, c?: unknown): Op<M> {
+  if (typeof a === 'function') return receiveMatching<M>(a, b as number | undefined, c as M | undefined);
+  checkTimeout(a);
+  if (a === undefined) return RECEIVE_ANY as ReceiveOp<M>;
+  return new ReceiveOp<M>(a, b, undefined);
+}
+
+/**
+ * Selective receive: takes the oldest message that `accept` returns true for, leaving the others
+ * queued in order; waits for one if none is there. With `timeout`, returns `alarmValue` when none
+ * came in time.
+ *
+ * @example
+ * ```ts
+ * // Take the reply to request 7 and leave other messages for later.
+ * const reply = yield* receiveMatching((m): m is Reply => (m as Reply).id === 7, 1000);
+ * ```
+ */
+export function receiveMatching<M>(accept: (msg: unknown) => msg is M, timeout?: number, alarmValue?: M): Op<M>;
+export function receiveMatching<M = unknown>(accept: (msg: unknown) => boolean, timeout?: number, alarmValue?: M): Op<M>;
+export function receiveMatching<M>(accept: (msg: unknown) => boolean, timeout?: number, alarmValue?: M): Op<M> {
+  if (typeof accept !== 'function') throw new TypeError('receiveMatching() needs a predicate function');
+  checkTimeout(timeout);
+  return new ReceiveOp<M>(timeout, alarmValue, accept);
+}
+
+/**
+ * How many messages wait in the running coroutine's mailbox (or `coro`'s).
+ *
+ * @example
+ * ```ts
+ * if (pending() > 1000) console.warn('falling behind');
+ * ```
+ */
+export function pending(coro?: Coro<unknown>): number {
+  const c = coro ?? running;
+  if (c === null) throw new NotInCoroError('pending()');
+  return c._x?.mbox?.length ?? 0;
+}
