@@ -31,6 +31,8 @@ export const F_TIMED = 32;
 export const F_FAILED = 64;
 /** @internal Ended by a CoroExit. */
 export const F_TERMINATED = 128;
+/** @internal An error waits in `_x.pendingThrow` for the next suspension point. */
+export const F_PENDING_THROW = 256;
 
 /** A generator function a coroutine runs; its `this` is the Coro. */
 export type CoroFn<R, A extends unknown[]> = (this: Coro<any>, ...args: A) => Generator<unknown, R, any>;
@@ -44,6 +46,7 @@ export interface CoroExtra {
   resolve?: (v: unknown) => void;
   reject?: (e: unknown) => void;
   registered?: string;
+  pendingThrow?: unknown;
 }
 
 let nextId = 1;
@@ -205,7 +208,9 @@ export class Coro<R = unknown> {
 
   /**
    * Throws `err` into the coroutine where it waits (or where it would start, if it has not run
-   * yet). Returns false if it has ended. Called by the coroutine on itself, it throws `err` at
+   * yet; or, if it was already woken and has not run since, at its next suspension point, so the
+   * result of its last wait, such as a lock handed over to it, is not lost). Returns false if it
+   * has ended. Called by the coroutine on itself, it throws `err` at
    * once, which is the same place.
    *
    * @example
@@ -218,8 +223,17 @@ export class Coro<R = unknown> {
     if (st === S_DONE) return false;
     if (st === S_RUNNING) throw err;
     if (st === S_READY) {
-      this._v = err;
-      this._f |= F_THROW;
+      if (this._q === 0) {
+        // Not started yet: the error ends it where it would start.
+        this._v = err;
+        this._f |= F_THROW;
+      } else {
+        // Woken but not yet run: its wait has already produced a result (a lock handed over, a
+        // queue item taken), which must not be lost. It gets that result, and the error at its
+        // next suspension point.
+        this._extra().pendingThrow = err;
+        this._f |= F_PENDING_THROW;
+      }
       return true;
     }
     this._s._interrupt(this as Coro<unknown>, err);

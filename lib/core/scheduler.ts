@@ -25,6 +25,7 @@ import {
   Coro,
   F_DAEMON,
   F_FAILED,
+  F_PENDING_THROW,
   F_TERMINATED,
   F_THROW,
   F_TIMED,
@@ -532,6 +533,14 @@ export class Scheduler {
         return;
       }
       const y = r.value;
+      if ((c._f & F_PENDING_THROW) !== 0) {
+        // A throw()/terminate() arrived while the coroutine was ready: deliver it here, at the
+        // first suspension point after it received its last result.
+        c._f = (c._f & ~F_PENDING_THROW) | F_THROW;
+        c._v = c._x!.pendingThrow;
+        c._x!.pendingThrow = undefined;
+        continue;
+      }
       let result: unknown;
       if (y instanceof Suspend) {
         c._f = (c._f & ~3) | S_SUSPENDED;
@@ -585,6 +594,7 @@ export class Scheduler {
       }
       c._v = result;
       if (--budget === 0) {
+        c._q = (c._q + 1) | 0;
         c._f = (c._f & ~3) | S_READY;
         this.ready.push(c);
         setRunning(null);
@@ -602,7 +612,7 @@ export class Scheduler {
 
   private end(c: Coro<unknown>, value: unknown, isError: boolean): void {
     setRunning(null);
-    let f = (c._f & ~(3 | F_THROW)) | S_DONE;
+    let f = (c._f & ~(3 | F_THROW | F_PENDING_THROW)) | S_DONE;
     if (isError) f |= value instanceof CoroExit ? F_TERMINATED : F_FAILED;
     c._f = f;
     c._v = value;
@@ -614,6 +624,7 @@ export class Scheduler {
     if ((f & F_FAILED) !== 0) this.report(value, c);
     const x = c._x;
     if (x === undefined) return;
+    x.pendingThrow = undefined;
     if (x.mbox !== undefined) x.mbox.clear();
     if (x.registered !== undefined) c.unregister();
     const failed = (f & (F_FAILED | F_TERMINATED)) !== 0;

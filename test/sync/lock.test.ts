@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { sleep, spawn } from '../../lib/core/coro.js';
-import { DeadlockError, NotOwnerError } from '../../lib/core/errors.js';
+import { DeadlockError, NotOwnerError, TerminatedError } from '../../lib/core/errors.js';
 import { Lock, RLock } from '../../lib/sync/lock.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
@@ -124,6 +124,42 @@ describe('sync/lock', () => {
         return yield* next.finish();
       });
       expect(v).to.equal('next got it');
+    });
+
+    it('a waiter handed the lock and terminated before it runs still releases it in its finally', async () => {
+      const lock = new Lock();
+      const log: string[] = [];
+      const v = await runCoro(t.sched, function* () {
+        yield* lock.acquire();
+        const heir = spawn(function* () {
+          const got = yield* lock.acquire();
+          try {
+            log.push(`heir got ${got}`);
+            yield* sleep(1000);
+            log.push('not reached');
+          } finally {
+            lock.release();
+          }
+        });
+        const next = spawn(function* () {
+          yield* lock.acquire();
+          lock.release();
+          return 'next got it';
+        });
+        yield* sleep(1);
+        lock.release(); // hands the lock to heir, which is now ready but has not run
+        heir.terminate();
+        const r = yield* next.finish();
+        try {
+          yield* heir.finish();
+        } catch (e) {
+          log.push(e instanceof TerminatedError ? 'heir terminated' : 'other');
+        }
+        return r;
+      });
+      expect(v).to.equal('next got it');
+      expect(log).to.deep.equal(['heir got true', 'heir terminated']);
+      expect(lock.locked).to.equal(false);
     });
 
     it('rejects a negative timeout', () => {
