@@ -87,8 +87,10 @@ class Backend {
   virtual int reserve(int capacity) = 0;
   // The backend's own fd when kFeatPollableFd, else -1.
   virtual int fd() const = 0;
-  // Registrations. add() of a registered fd is -EEXIST; modify()/remove() of an unknown fd is
-  // -ENOENT. remove() forgets the registration even when the kernel call fails (fd closed).
+  // Registrations. add() of a registered fd is -EEXIST (a backend that can ask its kernel whether
+  // the fd was closed and its number reused may accept it instead, as epoll does);
+  // modify()/remove() of an unknown fd is -ENOENT. remove() forgets the registration even when
+  // the kernel call fails (fd closed).
   virtual int add(int fd, uint32_t events, int32_t token) = 0;
   virtual int modify(int fd, uint32_t events, int32_t token) = 0;
   virtual int remove(int fd) = 0;

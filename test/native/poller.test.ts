@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../lib/native/binding.js';
-import { backends, EV } from '../../lib/core/poller.js';
+import { backends, EV, openPoller } from '../../lib/core/poller.js';
 import {
   Harness,
   closeAll,
@@ -291,12 +291,31 @@ for (const backend of backends()) {
           expect(h.poller.wait(0)).to.equal(-E.EPERM!);
         });
 
-        it('runs promise jobs queued by a batch handler before other I/O', async () => {
+        it('runs promise jobs and nextTicks queued by a batch handler before the loop moves on', async () => {
+          // Node runs the microtask queue after each of its own I/O callbacks; a batch handler
+          // must get the same, or promise-based code waiting on a batch would stall a turn.
+          const order: string[] = [];
           const [r, w] = pipePair();
-          h.poller.add(r, EV.READ | EV.ONESHOT, 1);
+          const done = new Promise<void>((resolve) => {
+            const { poller } = openPoller({
+              poller: backend.name,
+              mode,
+              capacity: 4,
+              onEvents() {
+                poller.close();
+                setImmediate(() => {
+                  order.push('immediate');
+                  resolve();
+                });
+                Promise.resolve().then(() => order.push('promise'));
+                process.nextTick(() => order.push('tick'));
+              },
+            });
+            poller.add(r, EV.READ, 1);
+          });
           writeByte(w);
-          await h.until((all) => all.length > 0);
-          // Reaching here at all proves the handler's promise resolution ran (h.next awaits one).
+          await done;
+          expect(order).to.deep.equal(['tick', 'promise', 'immediate']);
         });
       }
 
