@@ -87,10 +87,11 @@ export class Coro<R = unknown> {
   readonly id: number;
   /** @internal State and flag bits (S_*, F_*). */
   _f: number;
-  /** @internal The value (or error, with F_THROW) to resume with; the result once ended. */
+  /**
+   * @internal One slot, three uses by state: while suspended, the operation it waits in; while
+   * ready, the value (or error, with F_THROW) to resume with; once ended, its result.
+   */
   _v: unknown;
-  /** @internal The operation the coroutine is suspended in, or null. */
-  _op: Suspend<unknown> | null;
   /** @internal Wait sequence: bumped at every wake, so stale wakers (timers, queues) are ignored. */
   _q: number;
   /** @internal The generator function (for the default name) or the name given. */
@@ -112,7 +113,6 @@ export class Coro<R = unknown> {
     this.id = nextId++;
     this._f = S_READY;
     this._v = undefined;
-    this._op = null;
     this._q = 0;
     this._n = fn;
     this._x = undefined;
@@ -122,6 +122,11 @@ export class Coro<R = unknown> {
     }
     this._g = g;
     s._adopt(this as Coro<unknown>);
+  }
+
+  /** @internal The operation a suspended coroutine waits in (its `_v`), else null. */
+  _pendingOp(): Suspend<unknown> | null {
+    return (this._f & 3) === S_SUSPENDED ? (this._v as Suspend<unknown>) : null;
   }
 
   /** @internal */
@@ -201,7 +206,7 @@ export class Coro<R = unknown> {
    * ```
    */
   resume(value?: unknown): boolean {
-    if ((this._f & 3) !== S_SUSPENDED || !(this._op instanceof SuspendOp)) return false;
+    if ((this._f & 3) !== S_SUSPENDED || !(this._v instanceof SuspendOp)) return false;
     this._s._wakeNow(this as Coro<unknown>, value, false);
     return true;
   }

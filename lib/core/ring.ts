@@ -58,6 +58,19 @@ export class Ring<T> {
     return item;
   }
 
+  /**
+   * Gives back the memory of a large, now empty ring (the ready queue after a burst of a million
+   * spawns would otherwise keep a million slots).
+   */
+  shrinkIfIdle(keep = 1024): void {
+    if (this.length !== 0 || this.buf.length <= keep * 4) return;
+    let c = 2;
+    while (c < keep) c <<= 1;
+    this.buf = new Array<T | undefined>(c).fill(undefined);
+    this.head = 0;
+    this.mask = c - 1;
+  }
+
   /** Drops every item. */
   clear(): void {
     while (this.length > 0) this.shift();

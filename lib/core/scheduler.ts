@@ -80,7 +80,7 @@ export interface SchedulerStatistics {
 }
 
 /** Consecutive operations one coroutine may complete without waiting before it goes to the back of the ready queue. */
-const IMMEDIATE_BUDGET = 64;
+const IMMEDIATE_BUDGET = 1024;
 
 /** @internal One fd's waiting coroutines. */
 interface FdWatch {
@@ -312,7 +312,6 @@ export class Scheduler {
       f &= ~F_TIMED;
       this.timers.stale++;
     }
-    c._op = null;
     c._v = value;
     c._f = (f & ~(3 | F_THROW)) | S_READY | (isError ? F_THROW : 0);
     this.ready.push(c);
@@ -328,7 +327,7 @@ export class Scheduler {
 
   /** @internal Throws `err` into a suspended coroutine, undoing its wait. */
   _interrupt(c: Coro<unknown>, err: unknown): void {
-    const op = c._op;
+    const op = c._pendingOp();
     if (op !== null) op._cancel(c);
     this._wakeNow(c, err, true);
   }
@@ -336,7 +335,6 @@ export class Scheduler {
   /** @internal `c` (being stepped) goes to the back of the ready queue. */
   _yieldNow(c: Coro<unknown>): void {
     c._q = (c._q + 1) | 0;
-    c._op = null;
     c._v = undefined;
     c._f = (c._f & ~(3 | F_THROW)) | S_READY;
     this.ready.push(c);
@@ -496,7 +494,10 @@ export class Scheduler {
     try {
       for (;;) {
         const c = ready.shift();
-        if (c === undefined) return false;
+        if (c === undefined) {
+          ready.shrinkIfIdle();
+          return false;
+        }
         this.step(c);
         if ((++n & 255) === 0 && performance.now() - start >= this.slice) return ready.length > 0;
       }
@@ -544,11 +545,10 @@ export class Scheduler {
       let result: unknown;
       if (y instanceof Suspend) {
         c._f = (c._f & ~3) | S_SUSPENDED;
-        c._op = y;
+        c._v = y;
         try {
           result = y._start(c);
         } catch (err) {
-          c._op = null;
           if ((c._f & F_TIMED) !== 0) this.untime(c);
           c._f = (c._f & ~3) | S_RUNNING | F_THROW;
           c._v = err;
@@ -558,7 +558,6 @@ export class Scheduler {
           setRunning(null);
           return;
         }
-        c._op = null;
         if ((c._f & F_TIMED) !== 0) this.untime(c);
         c._f = (c._f & ~3) | S_RUNNING;
       } else if (isThenable(y)) {
@@ -571,7 +570,7 @@ export class Scheduler {
           continue;
         }
         c._f = (c._f & ~3) | S_SUSPENDED;
-        c._op = PROMISE_WAIT;
+        c._v = PROMISE_WAIT;
         const seq = c._q;
         y.then(
           (value) => this._wake(c, seq, value, false),
@@ -617,7 +616,6 @@ export class Scheduler {
     c._f = f;
     c._v = value;
     c._g = null;
-    c._op = null;
     c._q = (c._q + 1) | 0;
     this.alive--;
     if ((f & F_DAEMON) === 0 && --this.aliveNonDaemon === 0) this.refsChanged();
@@ -668,7 +666,7 @@ export class Scheduler {
         continue;
       }
       c._f &= ~F_TIMED;
-      const op = c._op!;
+      const op = c._v as Suspend<unknown>;
       let value: unknown;
       let isError = false;
       try {
