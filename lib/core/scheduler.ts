@@ -475,11 +475,13 @@ export class Scheduler {
     if (this.draining || this.closed) return;
     const more = this.drain();
     if (more) {
+      // Still busy after a whole slice: wake the sleepers that are due now (a busy ready queue
+      // must not starve timers), and continue after Node has had its turn.
+      this.fireDue();
       if (!this.immediateScheduled) {
         this.immediateScheduled = true;
         setImmediate(this.immediateBound);
       }
-      return;
     }
     this.arm();
   }
