@@ -34,7 +34,14 @@ export const F_TERMINATED = 128;
 /** @internal An error waits in `_x.pendingThrow` for the next suspension point. */
 export const F_PENDING_THROW = 256;
 
-/** A generator function a coroutine runs; its `this` is the Coro. */
+/**
+ * A generator function a coroutine runs; its `this` is the Coro.
+ *
+ * @example
+ * ```ts
+ * const worker: CoroFn<number, [number]> = function* (n) { yield* sleep(n); return n };
+ * ```
+ */
 export type CoroFn<R, A extends unknown[]> = (this: Coro<any>, ...args: A) => Generator<unknown, R, any>;
 
 /** @internal Optional per-coroutine state, allocated on first use. */

@@ -44,7 +44,14 @@ import { Ring } from './ring.js';
 import { TimerHeap } from './timers.js';
 import { MockClock, realClock, type Clock } from './clock.js';
 
-/** Options of {@link Scheduler}. */
+/**
+ * Options of {@link Scheduler}.
+ *
+ * @example
+ * ```ts
+ * const opts: SchedulerOptions = { poller: 'epoll', mode: 'thread', onError: (e, c) => log(c.name, e) };
+ * ```
+ */
 export interface SchedulerOptions {
   /** The poller backend; default `ASYNCORO_POLLER`, else the best this host has. */
   poller?: BackendName;
@@ -60,7 +67,14 @@ export interface SchedulerOptions {
   capacity?: number;
 }
 
-/** Counters from {@link Scheduler.statistics}. */
+/**
+ * Counters from {@link Scheduler.statistics}.
+ *
+ * @example
+ * ```ts
+ * const { alive, ready, timers } = sched.statistics();
+ * ```
+ */
 export interface SchedulerStatistics {
   /** Coroutines alive (daemons included). */
   alive: number;
@@ -491,6 +505,9 @@ export class Scheduler {
     const ready = this.ready;
     if (ready.length === 0) return false;
     this.draining = true;
+    // Another scheduler's coroutine may be running this one (a nested exclusive run()): put it
+    // back as the running coroutine afterwards.
+    const outer = running;
     const start = performance.now();
     let n = 0;
     try {
@@ -506,7 +523,7 @@ export class Scheduler {
     } finally {
       this.steps += n;
       this.draining = false;
-      setRunning(null);
+      setRunning(outer);
     }
   }
 

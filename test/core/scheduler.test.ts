@@ -123,6 +123,22 @@ describe('core/scheduler', () => {
       expect(await c.value()).to.equal('ERR_REENTERED');
     });
 
+    it('a coroutine may run another exclusive scheduler and go on suspending afterwards', async () => {
+      const outer = makeScheduler({ poller: 'epoll' });
+      const inner = makeScheduler({ poller: 'poll', mode: 'exclusive' });
+      const v = await runCoro(outer.sched, function* () {
+        const c = inner.sched.spawn(function* () {
+          yield* sleep(2);
+          return 'inner';
+        });
+        inner.sched.run();
+        self().send('after'); // this coroutine is the running one again
+        yield* sleep(2);
+        return [yield* c.finish(), yield* receive()];
+      });
+      expect(v).to.deep.equal(['inner', 'after']);
+    });
+
     it('waiting for a Promise is a clear error thrown into the coroutine', async () => {
       const { sched } = makeScheduler({ poller: 'epoll', mode: 'exclusive' });
       const c = sched.spawn(function* () {
