@@ -10,6 +10,8 @@ import { spawn } from '../../lib/core/coro.js';
 import type { BackendName, PollerMode } from '../../lib/core/poller.js';
 
 const [kind, backend, mode] = process.argv.slice(2);
+// A normal exit on a signal, so --cpu-prof can write its profile (integrated and thread modes).
+for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(0));
 
 if (kind === 'node') {
   const server = createServer((c) => {

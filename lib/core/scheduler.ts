@@ -104,6 +104,15 @@ interface FdWatch {
   writeSeq: number;
   /** Events registered with the poller (0: not registered). */
   registered: number;
+  /**
+   * Registered for good (sockets): the fd stays with the poller between waits until
+   * {@link Scheduler._forgetFd}, so a wait on a registered fd costs no system call.
+   */
+  persistent: boolean;
+  /** Persistent and edge-triggered: registered once for READ|WRITE|EDGE and never changed. */
+  edge: boolean;
+  /** How many read-side events (READ, ERROR, HANGUP) were dispatched for the fd. */
+  readEvents: number;
 }
 
 let defaultOne: Scheduler | undefined;
@@ -386,12 +395,18 @@ export class Scheduler {
 
   // ---- internal: fd readiness ----
 
-  /** @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). */
-  _watchFd(c: Coro<unknown>, fd: number, dir: number): void {
+  /**
+   * @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). With
+   * `persistent`, the fd stays registered after the wait (edge-triggered where the backend has
+   * it) until {@link _forgetFd}; the caller must wait only after its system call said EAGAIN,
+   * since an edge that came before the wait is not reported again.
+   */
+  _watchFd(c: Coro<unknown>, fd: number, dir: number, persistent = false): void {
     if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
     let w = this.fds.get(fd);
     if (w === undefined) {
-      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0 };
+      const edge = persistent && (this.poller.features & EV.FEAT_EDGE) !== 0;
+      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0, persistent, edge, readEvents: 0 };
       this.fds.set(fd, w);
     }
     const read = dir === EV.READ;
@@ -422,14 +437,50 @@ export class Scheduler {
     if (w === undefined) return;
     if (w.reader === c) w.reader = null;
     if (w.writer === c) w.writer = null;
-    this.updateFd(fd, w);
+    // A persistent registration stays as it is; a level-triggered one sheds the direction when
+    // an event finds nobody waiting (dispatch).
+    if (!w.persistent) this.updateFd(fd, w);
+  }
+
+  /**
+   * @internal How many read-side events were dispatched for a persistently registered fd, or -1
+   * when it is not registered. A stream socket that read less than it asked for (so the kernel's
+   * buffer was empty) can wait at once, without another read that would say EAGAIN, as long as
+   * this count has not moved since: any data that arrived since then produced an event.
+   */
+  _readEvents(fd: number): number {
+    const w = this.fds.get(fd);
+    return w !== undefined && w.persistent && w.registered !== 0 ? w.readEvents : -1;
+  }
+
+  /**
+   * @internal The fd is about to be closed: removes it from the poller and forgets it. Waiters
+   * must have been woken first (the socket throws into them).
+   */
+  _forgetFd(fd: number): void {
+    const w = this.fds.get(fd);
+    if (w === undefined) return;
+    this.fds.delete(fd);
+    if (w.registered !== 0 && !this.closed) this.poller.remove(fd);
+    this.refsChanged();
   }
 
   private updateFd(fd: number, w: FdWatch): void {
     const live = (x: Coro<unknown> | null, seq: number): boolean => x !== null && (x._f & 3) === S_SUSPENDED && x._q === seq;
     if (w.reader !== null && !live(w.reader, w.readSeq)) w.reader = null;
     if (w.writer !== null && !live(w.writer, w.writeSeq)) w.writer = null;
-    const want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+    let want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+    if (w.persistent) {
+      // Edge-triggered: both directions, once, for the fd's life. Level-triggered: add what a
+      // waiter needs, never drop here (dispatch drops a direction an event finds unwanted).
+      if (w.edge) want = EV.READ | EV.WRITE | EV.EDGE;
+      else want |= w.registered;
+      if (want === w.registered) return;
+      check('poller ' + (w.registered === 0 ? 'add' : 'modify'), w.registered === 0 ? this.poller.add(fd, want, fd) : this.poller.modify(fd, want, fd));
+      w.registered = want;
+      this.refsChanged();
+      return;
+    }
     if (want === w.registered) return;
     if (want === 0) {
       this.poller.remove(fd);
@@ -462,6 +513,8 @@ export class Scheduler {
       const bits = ev[3 * i + 1]!;
       const w = this.fds.get(token);
       if (w === undefined) continue;
+      const waiting = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+      if ((bits & (EV.READ | errBits)) !== 0) w.readEvents++;
       if ((bits & (EV.READ | errBits)) !== 0 && w.reader !== null) {
         const r = w.reader;
         w.reader = null;
@@ -472,8 +525,33 @@ export class Scheduler {
         w.writer = null;
         this._wake(wr, w.writeSeq, bits, false);
       }
+      if (w.persistent) {
+        // A woken coroutine comes back to wait with its direction still registered: no system
+        // call. On a level-triggered backend, a direction nobody was waiting for would be
+        // reported on every poll (an always-writable socket, unread data, a hang-up), so it is
+        // dropped until a waiter needs it again. Edge-triggered registrations never change.
+        if (!w.edge) {
+          const idle = w.registered & ~waiting;
+          if (idle !== 0) this.shed(token, w, idle);
+        }
+        continue;
+      }
       this.updateFd(token, w);
     }
+  }
+
+  /** A level-triggered persistent registration drops `bits` (a direction nobody waits for). */
+  private shed(fd: number, w: FdWatch, bits: number): void {
+    const want = w.registered & ~bits;
+    const rc = want === 0 ? this.poller.remove(fd) : this.poller.modify(fd, want, fd);
+    if (rc < 0) {
+      // The fd was closed without _forgetFd (its owner's bug, not a reason to stop dispatching):
+      // forget it entirely, so a new fd with the same number starts clean.
+      this.poller.remove(fd);
+      this.fds.delete(fd);
+      return;
+    }
+    w.registered = want;
   }
 
   // ---- internal: running ----

@@ -17,6 +17,7 @@ import type { DecodedAddress } from '../native/types.js';
 import { EV } from '../core/poller.js';
 import { PENDING, Suspend, running, type Op } from '../core/op.js';
 import type { Coro } from '../core/coro.js';
+import type { Scheduler } from '../core/scheduler.js';
 import { NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
 
@@ -99,8 +100,13 @@ class SocketWait extends Suspend<number> {
   constructor(readonly dir: number) {
     super();
   }
+  /** The scheduler the socket's fd is registered with (persistently, from its first wait). */
+  sched: Scheduler | null = null;
   _start(c: Coro<unknown>): unknown {
-    c._s._watchFd(c, this.fd, this.dir);
+    // Every socket call waits only after its system call said EAGAIN, which is what a persistent
+    // (edge-triggered on epoll) registration needs.
+    c._s._watchFd(c, this.fd, this.dir, true);
+    this.sched = c._s;
     if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
     this.waiter = c;
     return PENDING;
@@ -170,6 +176,12 @@ export class AsyncSocket {
   private addrBuf: Uint8Array | undefined;
   private lastTo: { key: string; addr: Uint8Array } | undefined;
   private pendingOptions: [number, number, number][] | undefined;
+  /**
+   * The scheduler's read-event count for this fd when a read came back short (the kernel's
+   * buffer was then empty), or -1. While the count has not moved, the next read waits without
+   * first making a read that would only say EAGAIN.
+   */
+  private drainedAt = -1;
   private received = 0;
   private sent = 0;
   private waits = 0;
@@ -336,6 +348,21 @@ export class AsyncSocket {
     return op;
   }
 
+  /** After a stream read of `got` of `asked` bytes: remember a short read (see drainedAt). */
+  private noteRead(got: number, asked: number): void {
+    const sched = this.rop.sched;
+    this.drainedAt = got < asked && sched !== null ? sched._readEvents(this._fd) : -1;
+  }
+
+  /** Whether the kernel's buffer is known to be empty, so a read now would only say EAGAIN. */
+  private knownEmpty(): boolean {
+    if (this.drainedAt < 0) return false;
+    const sched = this.rop.sched;
+    if (sched !== null && sched._readEvents(this._fd) === this.drainedAt) return true;
+    this.drainedAt = -1;
+    return false;
+  }
+
   /** After a wait: the socket may have been closed meanwhile. */
   private afterWait(op: SocketWait, what: string): void {
     op.waiter = null;
@@ -434,19 +461,17 @@ export class AsyncSocket {
       const fd = this.fdFor('recv');
       let got: number;
       let into: Buffer;
-      if (n <= SCRATCH) {
-        into = this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH);
-        got = native.read(fd, into, 0, n);
-      } else {
-        into = Buffer.allocUnsafe(n);
-        got = native.read(fd, into, 0, n);
-      }
+      if (n <= SCRATCH) into = this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH);
+      else into = Buffer.allocUnsafe(n);
+      got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
       if (got >= 0) {
         this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, n);
         if (got === 0) return EMPTY;
         return into === this.scratch ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
+      this.drainedAt = -1;
       if (first) {
         deadline = this.deadline(timeout);
         first = false;
@@ -474,12 +499,15 @@ export class AsyncSocket {
     let deadline: number | undefined;
     let first = true;
     for (;;) {
-      const got = native.read(this.fdFor('recvInto'), buf, offset, length);
+      const fd = this.fdFor('recvInto');
+      const got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
       if (got >= 0) {
         this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, length);
         return got;
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
+      this.drainedAt = -1;
       if (first) {
         deadline = this.deadline(timeout);
         first = false;
@@ -499,12 +527,15 @@ export class AsyncSocket {
       off = p.length;
     }
     while (off < n) {
-      const got = native.read(this.fdFor(what), out, off, n - off);
+      const fd = this.fdFor(what);
+      const got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
       if (got > 0) {
         off += got;
         this.received += got;
+        this.noteRead(got, n - (off - got));
         continue;
       }
+      this.drainedAt = -1;
       if (got === 0) {
         const partial = out.subarray(0, off);
         throw new EOFError(what, prefix !== undefined ? Buffer.concat([prefix, partial]) : partial, n + (prefix?.length ?? 0));
@@ -708,7 +739,14 @@ export class AsyncSocket {
     const fd = this._fd;
     this._fd = -1;
     this.pushback = undefined;
-    if (fd >= 0) native.close(fd);
+    if (fd >= 0) {
+      // The fd leaves its poller before it is closed, so its number can be reused at once.
+      for (const op of [this.rop, this.wop]) {
+        if (op.sched !== null) op.sched._forgetFd(fd);
+        op.sched = null;
+      }
+      native.close(fd);
+    }
   }
 
   // ---- options ----
