@@ -93,6 +93,9 @@ export interface SchedulerStatistics {
   mode: PollerMode;
 }
 
+/** The longest delay Node's setTimeout (and our poller waits) take as given, in ms. */
+const MAX_DELAY = 2 ** 31 - 1;
+
 /** Consecutive operations one coroutine may complete without waiting before it goes to the back of the ready queue. */
 const IMMEDIATE_BUDGET = 1024;
 
@@ -278,7 +281,7 @@ export class Scheduler {
         timeout = -1;
         if (this.fds.size === 0) this.deadlock();
       } else if (next !== Infinity) {
-        timeout = Math.max(0, Math.ceil(next - this.clock.now()));
+        timeout = Math.min(MAX_DELAY, Math.max(0, Math.ceil(next - this.clock.now())));
       } else {
         if (this.fds.size === 0) this.deadlock();
         timeout = -1;
@@ -816,7 +819,8 @@ export class Scheduler {
     if (next >= this.armedAt && this.nodeTimer !== undefined) return;
     if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
     this.armedAt = next;
-    this.nodeTimer = setTimeout(this.timerBound, Math.max(1, Math.ceil(next - this.clock.now())));
+    // Node turns a delay above 2^31-1 ms into 1 ms: cap it, and re-arm when it fires early.
+    this.nodeTimer = setTimeout(this.timerBound, Math.min(MAX_DELAY, Math.max(1, Math.ceil(next - this.clock.now()))));
     if (this.aliveNonDaemon === 0) this.nodeTimer.unref();
   }
 

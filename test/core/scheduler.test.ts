@@ -95,7 +95,8 @@ describe('core/scheduler', () => {
       sched.run();
       expect(performance.now() - t0).to.be.at.least(20);
       expect(log.filter((l) => l === 'tick').length).to.be.within(1, 4); // 4 on time, fewer if late under load
-      expect(log[log.length - 1]).to.equal('main done');
+      // A tick due in the same round as the main coroutine's wake-up may still run after it.
+      expect(log.slice(-2)).to.include('main done');
       expect(daemon.isAlive).to.equal(true);
     });
 
