@@ -9,17 +9,20 @@ import { Scheduler } from '../../lib/core/scheduler.js';
 import { spawn } from '../../lib/core/coro.js';
 import type { BackendName, PollerMode } from '../../lib/core/poller.js';
 
-const [kind, backend, mode] = process.argv.slice(2);
+const [kind, backend, mode, variant] = process.argv.slice(2);
+// 'idle' (last argument): connections are held, each with its coroutine waiting in recv, for the
+// idle-connection memory benchmark; otherwise they echo.
+const idle = (kind === 'node' ? backend : variant) === 'idle';
 // A normal exit on a signal, so --cpu-prof can write its profile (integrated and thread modes).
 for (const sig of ['SIGINT', 'SIGTERM'] as const) process.on(sig, () => process.exit(0));
 
 if (kind === 'node') {
   const server = createServer((c) => {
     c.setNoDelay(true);
-    c.on('data', (d) => c.write(d));
+    if (!idle) c.on('data', (d) => c.write(d));
     c.on('error', () => c.destroy());
   });
-  server.listen(0, '127.0.0.1', () => {
+  server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
     const a = server.address();
     console.log(typeof a === 'object' && a !== null ? a.port : 0);
   });
@@ -29,11 +32,22 @@ if (kind === 'node') {
     const l = AsyncSocket.tcp();
     l.setReuseAddress();
     yield* l.bind({ host: '127.0.0.1', port: 0 });
-    l.listen(511);
+    l.listen(4096);
     console.log((l.localAddress as { port: number }).port);
     for (;;) {
       const conn = yield* l.accept();
       conn.setNoDelay();
+      if (idle) {
+        spawn(function* () {
+          try {
+            while ((yield* conn.recv(1)).length > 0);
+          } catch {
+            // The client went away.
+          }
+          conn.close();
+        });
+        continue;
+      }
       spawn(function* () {
         const buf = Buffer.allocUnsafe(65536);
         try {

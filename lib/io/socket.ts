@@ -85,6 +85,16 @@ export class SendTimeoutError extends TimeoutError {
 }
 
 const SCRATCH = 65536;
+
+/**
+ * One receive buffer for every socket of this thread: `recv` and `recvfrom` read into it and copy
+ * out the bytes that arrived before anything can suspend, so sharing it is safe, and an idle
+ * connection costs no buffer at all.
+ */
+let shared: Buffer | undefined;
+function scratch(): Buffer {
+  return (shared ??= Buffer.allocUnsafeSlow(SCRATCH));
+}
 const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const EMPTY = Buffer.alloc(0);
 
@@ -171,7 +181,6 @@ export class AsyncSocket {
   private closed = false;
   private readonly rop = new SocketWait(EV.READ);
   private readonly wop = new SocketWait(EV.WRITE);
-  private scratch: Buffer | undefined;
   private pushback: Buffer | undefined;
   private addrBuf: Uint8Array | undefined;
   private lastTo: { key: string; addr: Uint8Array } | undefined;
@@ -461,14 +470,14 @@ export class AsyncSocket {
       const fd = this.fdFor('recv');
       let got: number;
       let into: Buffer;
-      if (n <= SCRATCH) into = this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH);
+      if (n <= SCRATCH) into = scratch();
       else into = Buffer.allocUnsafe(n);
       got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
       if (got >= 0) {
         this.received += got;
         if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, n);
         if (got === 0) return EMPTY;
-        return into === this.scratch ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
+        return into === shared ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
       this.drainedAt = -1;
@@ -665,12 +674,12 @@ export class AsyncSocket {
     let deadline: number | undefined;
     let first = true;
     for (;;) {
-      const into = n <= SCRATCH ? (this.scratch ??= Buffer.allocUnsafeSlow(SCRATCH)) : Buffer.allocUnsafe(n);
+      const into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
       const got = native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
       if (got >= 0) {
         this.received += got;
         const address = native.decodeAddress(from);
-        const data = into === this.scratch ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
+        const data = into === shared ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
         return { data, address: typeof address === 'number' ? { family: 'unix', path: '' } : address };
       }
       if (got !== -EAGAIN) throw new SystemError('recvfrom', got);
