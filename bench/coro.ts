@@ -325,6 +325,8 @@ async function main(): Promise<void> {
     `machine: ${cpus[0]?.model ?? 'unknown CPU'}, ${cpus.length} cores, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM; ` +
       `Node ${process.version}; ${os.type()} ${os.release()} ${os.arch()}`,
   );
+  // The machine may be shared: the load average says how much the figures can be trusted.
+  console.log(`load average at start: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`backend: ${process.env['ASYNCORO_POLLER'] ?? '(best)'}; each row a fresh child process\n`);
 
   const memRows: string[][] = [['suspended, per item', 'n', 'RSS B/item', 'heap B/item', 'process RSS MB']];
@@ -390,6 +392,7 @@ async function main(): Promise<void> {
     }
   }
   console.log(table(timerRows));
+  console.log(`load average at end: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(
     '\nReference figures from the issue (same machine kind): bare generator ~185 B, async function ~450 B, ' +
       'effection task ~13 KB, Erlang process ~2.7 KB, Python asyncoro ~1.8 KB; async/await ping-pong ~13 M/s; ' +

@@ -599,7 +599,11 @@ export class Scheduler {
           return false;
         }
         this.step(c);
-        if ((++n & 255) === 0 && performance.now() - start >= this.slice) return ready.length > 0;
+        if ((++n & 255) === 0) {
+          if (performance.now() - start >= this.slice) return ready.length > 0;
+          // Sleepers due now join the back of the queue instead of waiting for the round to end.
+          if (this.timers.size > 0 && this.timers.topDeadline() <= this.clock.now()) this.fireDue();
+        }
       }
     } finally {
       this.steps += n;
