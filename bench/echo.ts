@@ -9,21 +9,16 @@
  * Usage: npx tsx bench/echo.ts [--seconds 3] [--only node,c,epoll/integrated,...]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpus, release } from 'node:os';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backends } from '../lib/core/poller.js';
+import { option, printMachine, printTable } from './common.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
 const out = join(root, 'build', 'bench');
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : dflt;
-};
-const seconds = Number(opt('seconds', '3'));
-const only = opt('only', '').split(',').filter(Boolean);
+const seconds = Number(option('seconds', '3'));
+const only = option('only', '').split(',').filter(Boolean);
 
 function compile(name: string): string {
   mkdirSync(out, { recursive: true });
@@ -96,11 +91,7 @@ async function main(): Promise<void> {
     [16384, 1],
     [16384, 100],
   ];
-  console.log('asyncoro echo benchmark\n');
-  console.log(`date:    ${new Date().toISOString()}`);
-  console.log(`cpu:     ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores`);
-  console.log(`kernel:  Linux ${release()}`);
-  console.log(`node:    ${process.version}`);
+  printMachine('asyncoro echo benchmark');
   console.log(`load:    bench/echo/loadgen.c, ${seconds} s measured after 1 s of warm-up, one message in flight per connection\n`);
 
   const rows: string[][] = [];
@@ -130,11 +121,7 @@ async function main(): Promise<void> {
     const vs = node !== undefined ? `${(node / Number(r[4])).toFixed(2)}x` : '';
     return [...r.slice(0, 7), vs];
   });
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < 3 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of table) console.log(line(r));
+  printTable(head, table, 3);
   console.log('\nCPU µs/msg: the server process\'s user + system time over the run divided by the messages echoed.');
 }
 

@@ -8,20 +8,15 @@
  * Usage: npx tsx bench/idle.ts [--conns 100000] [--only node,epoll/integrated,...]
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { cpus, release } from 'node:os';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backends } from '../lib/core/poller.js';
+import { option, printMachine, printTable } from './common.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => {
-  const i = args.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < args.length ? args[i + 1]! : dflt;
-};
-const asked = Number(opt('conns', '100000'));
-const only = opt('only', '').split(',').filter(Boolean);
+const asked = Number(option('conns', '100000'));
+const only = option('only', '').split(',').filter(Boolean);
 
 /**
  * The fd limit the two processes run with: raised with prlimit to fit the connections where this
@@ -96,11 +91,7 @@ async function main(): Promise<void> {
   execFileSync('cc', ['-O2', '-Wall', '-o', client, join(root, 'bench', 'echo', 'idleconn.c')], { stdio: 'inherit' });
   const runs: [string, string[]][] = [['node net', ['node', 'idle']]];
   for (const b of backends()) runs.push([`asyncoro ${b.name}/${b.modes[0]}`, ['asyncoro', b.name, b.modes[0]!, 'idle']]);
-  console.log('asyncoro idle-connection memory\n');
-  console.log(`date:    ${new Date().toISOString()}`);
-  console.log(`cpu:     ${cpus()[0]?.model ?? '?'}, ${cpus().length} cores`);
-  console.log(`kernel:  Linux ${release()}`);
-  console.log(`node:    ${process.version}`);
+  printMachine('asyncoro idle-connection memory');
   console.log(`load:    ${conns.toLocaleString('en')} idle connections from bench/echo/idleconn.c over 127.0.0.x`);
   if (plan.note !== '') console.log(`note:    ${plan.note}`);
   console.log('');
@@ -113,11 +104,7 @@ async function main(): Promise<void> {
   const node = rows.find((r) => r[0] === 'node net');
   const table = rows.map((r) => [...r, node ? `${(Number(node[3]) / Number(r[3])).toFixed(2)}x` : '']);
   head.push('less memory than node');
-  const widths = head.map((h, i) => Math.max(h.length, ...table.map((r) => r[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
-  console.log(line(head));
-  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const r of table) console.log(line(r));
+  printTable(head, table, 1);
   console.log('\nbytes/conn: the server\'s resident memory after the connections, minus before, divided by their number.');
 }
 
