@@ -105,10 +105,18 @@ const EMPTY = Buffer.alloc(0);
 class SocketWait extends Suspend<number> {
   fd = -1;
   timeout: number | undefined = undefined;
+  /** The current operation's timeout in ms, and its deadline (NaN until its first wait). */
+  limit: number | undefined = undefined;
+  deadline = NaN;
   what = '';
   waiter: Coro<unknown> | null = null;
   constructor(readonly dir: number) {
     super();
+  }
+  /** Starts an operation in this direction: its timeout covers all of its waits. */
+  begin(timeout: number | undefined): void {
+    this.limit = timeout;
+    this.deadline = NaN;
   }
   /** The scheduler the socket's fd is registered with (persistently, from its first wait). */
   sched: Scheduler | null = null;
@@ -122,7 +130,8 @@ class SocketWait extends Suspend<number> {
     return PENDING;
   }
   override _timeout(): unknown {
-    throw new TimeoutError(this.what, this.timeout!);
+    // The error names the operation's whole timeout, not what was left at its last wait.
+    throw new TimeoutError(this.what, this.limit ?? this.timeout!);
   }
   override _cancel(c: Coro<unknown>): void {
     c._s._unwatchFd(c, this.fd);
@@ -344,13 +353,18 @@ export class AsyncSocket {
 
   // ---- the waits ----
 
-  /** Waits for readiness in one direction, within the deadline of the whole operation. */
-  private wait(op: SocketWait, deadline: number | undefined, what: string): Op<number> {
+  /**
+   * Waits for readiness in one direction, within the deadline of the whole operation (taken at
+   * its first wait, so an operation that never waits never reads the clock).
+   */
+  private wait(op: SocketWait, what: string): Op<number> {
     op.fd = this._fd;
     op.what = what;
-    if (deadline === undefined) op.timeout = undefined;
+    if (op.limit === undefined) op.timeout = undefined;
     else {
-      const left = deadline - clockNow();
+      const now = clockNow();
+      if (Number.isNaN(op.deadline)) op.deadline = now + op.limit;
+      const left = op.deadline - now;
       op.timeout = left > 0 ? left : 0;
     }
     this.waits++;
@@ -378,10 +392,6 @@ export class AsyncSocket {
     if (this.closed) throw new SocketClosedError(what);
   }
 
-  private deadline(timeout: number | undefined): number | undefined {
-    return timeout === undefined ? undefined : clockNow() + timeout;
-  }
-
   // ---- connections ----
 
   /**
@@ -404,7 +414,7 @@ export class AsyncSocket {
 
   /** Waits for a connection and returns it as a new AsyncSocket. */
   *accept(opts?: OpOptions): Generator<unknown, AsyncSocket, unknown> {
-    const deadline = this.deadline(checkOpts(opts));
+    this.rop.begin(checkOpts(opts));
     for (;;) {
       const fd = native.accept(this.fdFor('accept'));
       if (fd >= 0) {
@@ -412,7 +422,7 @@ export class AsyncSocket {
         return s;
       }
       if (fd !== -EAGAIN) throw new SystemError('accept', fd);
-      yield* this.wait(this.rop, deadline, 'accept');
+      yield* this.wait(this.rop, 'accept');
       this.afterWait(this.rop, 'accept');
     }
   }
@@ -422,7 +432,7 @@ export class AsyncSocket {
    * code `'ECONNREFUSED'`. After a timeout the socket is in an unknown state: close it.
    */
   *connect(addr: Address, opts?: OpOptions): Generator<unknown, void, unknown> {
-    const deadline = this.deadline(checkOpts(opts));
+    this.wop.begin(checkOpts(opts));
     const sa = yield* this.encode(addr, 'connect');
     const fd = this.fdFor('connect');
     const rc = native.connect(fd, sa);
@@ -430,7 +440,7 @@ export class AsyncSocket {
     // A Unix stream socket whose listener's backlog is full says EAGAIN: wait and try again.
     if (rc === -EAGAIN && this.family === 'unix') {
       for (;;) {
-        yield* this.wait(this.wop, deadline, 'connect');
+        yield* this.wait(this.wop, 'connect');
         this.afterWait(this.wop, 'connect');
         const again = native.connect(fd, sa);
         if (again === 0) return;
@@ -438,7 +448,7 @@ export class AsyncSocket {
       }
     }
     if (rc !== -EINPROGRESS) throw new SystemError('connect', rc);
-    yield* this.wait(this.wop, deadline, 'connect');
+    yield* this.wait(this.wop, 'connect');
     this.afterWait(this.wop, 'connect');
     const err = native.getsockopt(fd, K.SOL_SOCKET, K.SO_ERROR);
     if (err !== 0) throw new SystemError('connect', err < 0 ? err : -err);
@@ -462,10 +472,8 @@ export class AsyncSocket {
    */
   *recv(n: number, opts?: OpOptions): Generator<unknown, Buffer, unknown> {
     checkSize(n, 'recv');
-    const timeout = checkOpts(opts);
+    this.rop.begin(checkOpts(opts));
     if (this.pushback !== undefined && n > 0) return this.take(n);
-    let deadline: number | undefined;
-    let first = true;
     for (;;) {
       const fd = this.fdFor('recv');
       let got: number;
@@ -481,11 +489,7 @@ export class AsyncSocket {
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
       this.drainedAt = -1;
-      if (first) {
-        deadline = this.deadline(timeout);
-        first = false;
-      }
-      yield* this.wait(this.rop, deadline, 'recv');
+      yield* this.wait(this.rop, 'recv');
       this.afterWait(this.rop, 'recv');
     }
   }
@@ -499,14 +503,12 @@ export class AsyncSocket {
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > buf.length) {
       throw new RangeError(`recvInto: [${offset}, ${offset + length}) is outside the buffer of ${buf.length} bytes`);
     }
-    const timeout = checkOpts(opts);
+    this.rop.begin(checkOpts(opts));
     if (this.pushback !== undefined && length > 0) {
       const p = this.take(length);
       buf.set(p, offset);
       return p.length;
     }
-    let deadline: number | undefined;
-    let first = true;
     for (;;) {
       const fd = this.fdFor('recvInto');
       const got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
@@ -517,17 +519,13 @@ export class AsyncSocket {
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
       this.drainedAt = -1;
-      if (first) {
-        deadline = this.deadline(timeout);
-        first = false;
-      }
-      yield* this.wait(this.rop, deadline, 'recvInto');
+      yield* this.wait(this.rop, 'recvInto');
       this.afterWait(this.rop, 'recvInto');
     }
   }
 
   /** Reads exactly `n` bytes into a new buffer; on timeout what arrived stays buffered. */
-  private *readExact(n: number, deadline: number | undefined, what: string, prefix?: Buffer): Generator<unknown, Buffer, unknown> {
+  private *readExact(n: number, what: string, prefix?: Buffer): Generator<unknown, Buffer, unknown> {
     const out = Buffer.allocUnsafe(n);
     let off = 0;
     if (this.pushback !== undefined && n > 0) {
@@ -551,7 +549,7 @@ export class AsyncSocket {
       }
       if (got !== -EAGAIN) throw new SystemError('recv', got);
       try {
-        yield* this.wait(this.rop, deadline, what);
+        yield* this.wait(this.rop, what);
       } catch (e) {
         if (e instanceof TimeoutError && !this.closed) {
           // Keep what was read (and the frame header, for recvMsg) for the next read.
@@ -572,8 +570,8 @@ export class AsyncSocket {
    */
   *recvall(n: number, opts?: OpOptions): Generator<unknown, Buffer, unknown> {
     checkSize(n, 'recvall');
-    const deadline = this.deadline(checkOpts(opts));
-    return yield* this.readExact(n, deadline, 'recvall');
+    this.rop.begin(checkOpts(opts));
+    return yield* this.readExact(n, 'recvall');
   }
 
   /**
@@ -582,15 +580,15 @@ export class AsyncSocket {
    * {@link MessageTooLargeError}; a stream that ends inside a frame throws {@link EOFError}.
    */
   *recvMsg(opts?: OpOptions): Generator<unknown, Buffer, unknown> {
-    const deadline = this.deadline(checkOpts(opts));
-    const header = yield* this.readExact(4, deadline, 'recvMsg');
+    this.rop.begin(checkOpts(opts));
+    const header = yield* this.readExact(4, 'recvMsg');
     const size = header.readUInt32BE(0);
     if (size > this.maxMessageSize) {
       this.close();
       throw new MessageTooLargeError(size, this.maxMessageSize);
     }
     if (size === 0) return EMPTY;
-    return yield* this.readExact(size, deadline, 'recvMsg', header);
+    return yield* this.readExact(size, 'recvMsg', header);
   }
 
   // ---- stream writes ----
@@ -598,10 +596,8 @@ export class AsyncSocket {
   /** Sends what the kernel takes now (at least one byte, waiting for that if needed): the count sent. */
   *send(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, number, unknown> {
     const buf = asBuffer(data, 'send');
-    const timeout = checkOpts(opts);
+    this.wop.begin(checkOpts(opts));
     if (buf.length === 0) return 0;
-    let deadline: number | undefined;
-    let first = true;
     for (;;) {
       const n = native.write(this.fdFor('send'), buf, 0, buf.length);
       if (n >= 0) {
@@ -609,16 +605,12 @@ export class AsyncSocket {
         return n;
       }
       if (n !== -EAGAIN) throw new SystemError('send', n);
-      if (first) {
-        deadline = this.deadline(timeout);
-        first = false;
-      }
-      yield* this.wait(this.wop, deadline, 'send');
+      yield* this.wait(this.wop, 'send');
       this.afterWait(this.wop, 'send');
     }
   }
 
-  private *writeAll(buf: Uint8Array, deadline: number | undefined, what: string, base = 0): Generator<unknown, void, unknown> {
+  private *writeAll(buf: Uint8Array, what: string, base = 0): Generator<unknown, void, unknown> {
     let off = 0;
     while (off < buf.length) {
       const n = native.write(this.fdFor(what), buf, off, buf.length - off);
@@ -629,7 +621,7 @@ export class AsyncSocket {
       }
       if (n !== -EAGAIN) throw new SystemError('send', n);
       try {
-        yield* this.wait(this.wop, deadline, what);
+        yield* this.wait(this.wop, what);
       } catch (e) {
         if (e instanceof TimeoutError) throw new SendTimeoutError(what, e.timeout, base + off);
         throw e;
@@ -641,27 +633,27 @@ export class AsyncSocket {
   /** Sends all of `data`; on timeout a {@link SendTimeoutError} says how much went out. */
   *sendall(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
     const buf = asBuffer(data, 'sendall');
-    const deadline = this.deadline(checkOpts(opts));
-    yield* this.writeAll(buf, deadline, 'sendall');
+    this.wop.begin(checkOpts(opts));
+    yield* this.writeAll(buf, 'sendall');
   }
 
   /** Sends `data` as one message framed by a 4-byte big-endian length (see {@link recvMsg}). */
   *sendMsg(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
     const buf = asBuffer(data, 'sendMsg');
     if (buf.length > this.maxMessageSize) throw new MessageTooLargeError(buf.length, this.maxMessageSize);
-    const deadline = this.deadline(checkOpts(opts));
+    this.wop.begin(checkOpts(opts));
     if (buf.length <= 16384) {
       // Small frames go out in one system call.
       const frame = Buffer.allocUnsafe(4 + buf.length);
       frame.writeUInt32BE(buf.length, 0);
       frame.set(buf, 4);
-      yield* this.writeAll(frame, deadline, 'sendMsg');
+      yield* this.writeAll(frame, 'sendMsg');
       return;
     }
     const header = Buffer.allocUnsafe(4);
     header.writeUInt32BE(buf.length, 0);
-    yield* this.writeAll(header, deadline, 'sendMsg');
-    yield* this.writeAll(buf, deadline, 'sendMsg', 4);
+    yield* this.writeAll(header, 'sendMsg');
+    yield* this.writeAll(buf, 'sendMsg', 4);
   }
 
   // ---- datagrams ----
@@ -669,10 +661,8 @@ export class AsyncSocket {
   /** Receives one datagram of at most `n` bytes (the rest of a longer one is dropped by the kernel). */
   *recvfrom(n: number, opts?: OpOptions): Generator<unknown, Datagram, unknown> {
     checkSize(n, 'recvfrom');
-    const timeout = checkOpts(opts);
+    this.rop.begin(checkOpts(opts));
     const from = new Uint8Array(K.ADDR_BYTES);
-    let deadline: number | undefined;
-    let first = true;
     for (;;) {
       const into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
       const got = native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
@@ -683,11 +673,7 @@ export class AsyncSocket {
         return { data, address: typeof address === 'number' ? { family: 'unix', path: '' } : address };
       }
       if (got !== -EAGAIN) throw new SystemError('recvfrom', got);
-      if (first) {
-        deadline = this.deadline(timeout);
-        first = false;
-      }
-      yield* this.wait(this.rop, deadline, 'recvfrom');
+      yield* this.wait(this.rop, 'recvfrom');
       this.afterWait(this.rop, 'recvfrom');
     }
   }
@@ -695,7 +681,7 @@ export class AsyncSocket {
   /** Sends one datagram to `addr`; the encoded address is kept for the next datagram to it. */
   *sendto(data: Uint8Array | string, addr: Address, opts?: OpOptions): Generator<unknown, number, unknown> {
     const buf = asBuffer(data, 'sendto');
-    const timeout = checkOpts(opts);
+    this.wop.begin(checkOpts(opts));
     const key = typeof addr === 'string' ? addr : `${addr?.host}\u0000${addr?.port}`;
     let sa: Uint8Array;
     if (this.lastTo !== undefined && this.lastTo.key === key) sa = this.lastTo.addr;
@@ -703,8 +689,6 @@ export class AsyncSocket {
       sa = yield* this.encode(addr, 'sendto');
       this.lastTo = { key, addr: sa };
     }
-    let deadline: number | undefined;
-    let first = true;
     for (;;) {
       const n = native.sendto(this.fdFor('sendto'), buf, 0, buf.length, sa);
       if (n >= 0) {
@@ -712,11 +696,7 @@ export class AsyncSocket {
         return n;
       }
       if (n !== -EAGAIN) throw new SystemError('sendto', n);
-      if (first) {
-        deadline = this.deadline(timeout);
-        first = false;
-      }
-      yield* this.wait(this.wop, deadline, 'sendto');
+      yield* this.wait(this.wop, 'sendto');
       this.afterWait(this.wop, 'sendto');
     }
   }

@@ -218,6 +218,7 @@ for (const b of backends()) {
             err = e;
           }
           expect(err).to.be.instanceOf(TimeoutError);
+          expect((err as TimeoutError).timeout).to.equal(50);
           yield* c.sendall('67890');
           expect((yield* s.recvall(10, { timeout: 5000 })).toString()).to.equal('1234567890');
           c.close();
