@@ -15,6 +15,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
+import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 
 const here = fileURLToPath(import.meta.url);
@@ -314,7 +315,19 @@ async function main(): Promise<void> {
   if (args[0] === '--child') {
     const fn = cases[args[1]!];
     if (fn === undefined) throw new Error(`unknown case ${args[1]}`);
+    // Count young-generation collections during the case: a hot path that allocates nothing
+    // per operation shows (almost) none however many operations it runs.
+    let minorGCs = 0;
+    const obs = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        if ((e as unknown as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MINOR) minorGCs++;
+      }
+    });
+    obs.observe({ entryTypes: ['gc'] });
     const res = await fn(Number(args[2]));
+    await new Promise((r) => setTimeout(r, 10));
+    obs.disconnect();
+    res['minorGCs'] = minorGCs;
     console.log('RESULT ' + JSON.stringify(res));
     process.exit(0);
   }
@@ -352,7 +365,7 @@ async function main(): Promise<void> {
   console.log(table(memRows) + '\n');
 
   const m = quick ? 200_000 : 2_000_000;
-  const rateRows: string[][] = [['throughput', 'count', 'best rate', 'three runs']];
+  const rateRows: string[][] = [['throughput', 'count', 'best rate', 'three runs', 'minor GCs']];
   const rateCases: [string, string, number][] = [
     ['asyncoro ping-pong send/receive (switches)', 'pingPong', m],
     ['asyncoro sleep(0) loop (switches)', 'sleepZero', m],
@@ -362,11 +375,15 @@ async function main(): Promise<void> {
   // The machine is shared: each rate is the best of three fresh processes, the spread shown.
   for (const [label, name, count] of rateCases) {
     const rates: number[] = [];
+    const gcs: number[] = [];
     let failure = '';
     for (let i = 0; i < 3; i++) {
       const r = child(name, count);
       if (typeof r === 'string') failure = r;
-      else rates.push(r['perSec'] as number);
+      else {
+        rates.push(r['perSec'] as number);
+        gcs.push(r['minorGCs'] as number);
+      }
     }
     rates.sort((a, b) => b - a);
     rateRows.push([
@@ -374,6 +391,7 @@ async function main(): Promise<void> {
       fmtInt(count),
       rates.length === 0 ? failure : fmtRate(rates[0]!),
       rates.length === 0 ? '' : rates.map(fmtRate).join(', '),
+      gcs.length === 0 ? '' : String(Math.max(...gcs)),
     ]);
   }
   console.log(table(rateRows) + '\n');
