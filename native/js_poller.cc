@@ -55,6 +55,13 @@ struct WakeChannel {
   int rd = -1;
   int wr = -1;
 
+  WakeChannel() = default;
+  WakeChannel(const WakeChannel&) = delete;
+  WakeChannel& operator=(const WakeChannel&) = delete;
+  // Also closes the fds when a Poller's constructor throws after opening them: the Poller's own
+  // destructor does not run then, only its members'.
+  ~WakeChannel() { close(); }
+
   int open() {
 #if defined(__linux__)
     rd = wr = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
