@@ -57,7 +57,7 @@ spawn(function* () {
   const server = AsyncSocket.tcp({ family: 4 }).setReuseAddress();
   yield* server.bind({ host: '127.0.0.1', port });
   server.listen();
-  console.log(`chat-server: listening on 127.0.0.1:${port}`);
+  console.log(`chat-server: listening on 127.0.0.1:${(server.localAddress as { port: number }).port}`);
   for (let n = 1; ; n++) {
     const conn = yield* server.accept();
     spawn(reader, conn, `guest${n}`);
