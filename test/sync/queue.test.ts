@@ -91,6 +91,23 @@ describe('sync/queue', () => {
     expect(() => new Queue(-1)).to.throw(RangeError);
   });
 
+  it('an item handed to a getter that is terminated before it runs is still received by it', async () => {
+    const q = new Queue<string>();
+    const got: string[] = [];
+    const getter = t.sched.spawn(function* () {
+      const item = yield* q.get();
+      got.push(item);
+      yield* sleep(1000); // the CoroExit arrives here
+      got.push('not reached');
+    });
+    await new Promise((r) => setImmediate(r));
+    q.putNowait('precious'); // handed straight to the waiting getter, which is now ready
+    getter.terminate();
+    await getter.value().catch(() => undefined);
+    expect(got).to.deep.equal(['precious']);
+    expect(q.size).to.equal(0);
+  });
+
   it('an unbounded queue never makes put wait', async () => {
     const q = new Queue<number>();
     const v = await runCoro(t.sched, function* () {
