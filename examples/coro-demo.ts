@@ -145,7 +145,7 @@ function* main(): Generator<unknown, void, unknown> {
   const expected = (ITEMS * (ITEMS - 1)) / 2;
   console.log(`asyncoro coroutine demo on ${sched.backend} (${sched.mode} mode)`);
   console.log(`  coroutines spawned     ${stats.spawned.toLocaleString('en-US')} (+1 main)`);
-  console.log(`  token ring (${RING})     ${ringDone}: ${stats.messages.toLocaleString('en-US')} messages in ${LAPS} laps`);
+  console.log(`  token ring (${RING})      ${ringDone}: ${stats.messages.toLocaleString('en-US')} messages in ${LAPS} laps`);
   console.log(
     `  timers fired           ${stats.timers.toLocaleString('en-US')}, late by ${(stats.lateSum / stats.timers).toFixed(2)} ms on average, ${stats.lateMax.toFixed(1)} ms at most`,
   );
