@@ -74,8 +74,24 @@ export class Condition {
     try {
       return yield* new NotifiedOp(this.waiters, timeout);
     } finally {
-      yield* this.lock.acquire();
+      // wait() always ends holding the lock, as it started, so the caller's own `finally
+      // { release() }` is right on every path. An interruption while re-acquiring (a second
+      // terminate, say) is held back until the lock is ours again, then rethrown.
+      let interrupted = false;
+      let interruption: unknown;
+      for (;;) {
+        try {
+          yield* this.lock.acquire();
+          break;
+        } catch (e) {
+          if (!interrupted) {
+            interrupted = true;
+            interruption = e;
+          }
+        }
+      }
       this.lock._depth = depth;
+      if (interrupted) throw interruption;
     }
   }
 

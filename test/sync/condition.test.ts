@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { self, sleep, spawn } from '../../lib/core/coro.js';
-import { NotOwnerError } from '../../lib/core/errors.js';
+import { NotOwnerError, TerminatedError } from '../../lib/core/errors.js';
 import { Condition } from '../../lib/sync/condition.js';
-import { Lock } from '../../lib/sync/lock.js';
+import { Lock, RLock } from '../../lib/sync/lock.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
 describe('sync/condition', () => {
@@ -120,6 +120,44 @@ describe('sync/condition', () => {
     await waiter.value().catch(() => undefined);
     expect(log).to.deep.equal(['held in finally']);
     expect(cond.lock.locked).to.equal(false);
+  });
+
+  it('a waiter terminated again while it re-acquires still ends holding the lock at its depth', async () => {
+    const rl = new RLock();
+    const cond = new Condition(rl);
+    const log: string[] = [];
+    const waiter = t.sched.spawn(function* () {
+      yield* rl.acquire();
+      yield* rl.acquire();
+      try {
+        yield* cond.wait();
+      } finally {
+        log.push(`owner ${rl.statistics().owner === self()} depth ${rl.depth}`);
+        rl.release();
+        rl.release();
+      }
+    });
+    const v = await runCoro(t.sched, function* () {
+      yield* sleep(1);
+      yield* rl.acquire();
+      cond.notify();
+      // The waiter now waits to re-acquire the lock this coroutine holds: interrupt it twice.
+      yield* sleep(1);
+      waiter.terminate();
+      yield* sleep(1);
+      waiter.terminate();
+      yield* sleep(1);
+      rl.release();
+      try {
+        yield* waiter.finish();
+        return 'finished';
+      } catch (e) {
+        return e instanceof TerminatedError ? 'terminated' : String(e);
+      }
+    });
+    expect(v).to.equal('terminated');
+    expect(log).to.deep.equal(['owner true depth 2']);
+    expect(rl.locked).to.equal(false);
   });
 
   it('wait or notify without holding the lock is a NotOwnerError', async () => {
