@@ -55,3 +55,5 @@ export type {
 } from './io/socket.js';
 export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './io/errors.js';
 export type { DecodedAddress } from './native/types.js';
+export { Channel, ChannelClosedError } from './msg/channel.js';
+export type { ChannelOptions, Subscriber } from './msg/channel.js';
