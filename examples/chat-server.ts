@@ -1,36 +1,41 @@
 /**
- * A line-based chat server: every line a client types goes to every other client. One coroutine
- * reads from each client; one coroutine writes to each, fed through its mailbox, so a slow client
- * never holds up the others.
+ * A line-based chat room over a Channel: every line a client types goes to every other client.
+ * One coroutine reads from each client and sends its lines to the room channel; one coroutine
+ * per client is subscribed to the channel and writes what arrives to its client, so a slow
+ * client never holds up the others.
  *
  *   npx tsx examples/chat-server.ts [port]     then connect with: nc 127.0.0.1 <port>
  */
-import { AsyncSocket, Coro, SocketClosedError, SystemError, receive, spawn } from '../lib/index.js';
+import { AsyncSocket, Channel, SocketClosedError, SystemError, receive, self, spawn } from '../lib/index.js';
 
 const port = Number(process.argv[2] ?? 4567);
-const writers = new Set<Coro>();
 
-function broadcast(from: Coro | null, line: string): void {
-  for (const w of writers) if (w !== from) w.send(line);
+interface Line {
+  from: string;
+  text: string;
 }
 
-function* writer(conn: AsyncSocket) {
+const room = new Channel('room').register();
+
+function* writer(conn: AsyncSocket, name: string) {
+  room.subscribe(self());
   try {
     for (;;) {
-      const line = yield* receive<string | null>();
-      if (line === null) return;
-      yield* conn.sendall(line);
+      const msg = yield* receive<Line | null>();
+      if (msg === null) return;
+      if (msg.from !== name) yield* conn.sendall(msg.text);
     }
   } catch (e) {
     // The client went away (or its socket was closed by its reader): this writer just ends.
     if (!(e instanceof SocketClosedError) && !(e instanceof SystemError)) throw e;
+  } finally {
+    room.unsubscribe(self());
   }
 }
 
 function* reader(conn: AsyncSocket, name: string) {
-  const out = spawn(writer, conn);
-  writers.add(out);
-  broadcast(out, `* ${name} joined\n`);
+  const out = spawn(writer, conn, name);
+  room.send({ from: name, text: `* ${name} joined\n` });
   let pending = '';
   try {
     for (;;) {
@@ -39,17 +44,16 @@ function* reader(conn: AsyncSocket, name: string) {
       pending += data.toString('utf8');
       let nl: number;
       while ((nl = pending.indexOf('\n')) >= 0) {
-        broadcast(out, `${name}: ${pending.slice(0, nl + 1)}`);
+        room.send({ from: name, text: `${name}: ${pending.slice(0, nl + 1)}` });
         pending = pending.slice(nl + 1);
       }
     }
   } catch {
     // A client that vanishes ends its own coroutines only.
   } finally {
-    writers.delete(out);
     out.send(null);
     conn.close();
-    broadcast(null, `* ${name} left\n`);
+    room.send({ from: name, text: `* ${name} left\n` });
   }
 }
 
