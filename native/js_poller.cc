@@ -391,16 +391,20 @@ void CallJsBatch(Napi::Env env, Napi::Function, ThreadShared* s, void*) {
 
 void JsPoller::Deliver(Napi::Env env, int count, bool from_tsfn) {
   if (closed_ || on_events_.IsEmpty()) return;
+  // The Poller's JavaScript object may already be garbage (an unref()ed poller nothing refers to)
+  // while its destructor has not run yet: nobody can want its events, and the destructor closes it.
+  Napi::Object self = Value();
+  if (self.IsEmpty()) return;
   napi_value argv[1] = {Napi::Number::New(env, count)};
   delivering_ = true;
   try {
     if (from_tsfn) {
       // A thread-safe function call already runs in a callback scope.
-      on_events_.Call(Value(), 1, argv);
+      on_events_.Call(self, 1, argv);
     } else {
       // MakeCallback, so process.nextTick() and promise jobs run after the batch, as they do
       // after Node's own I/O callbacks.
-      on_events_.MakeCallback(Value(), 1, argv, *async_context_);
+      on_events_.MakeCallback(self, 1, argv, *async_context_);
     }
   } catch (const Napi::Error& e) {
     // An exception from the handler is the user's: it goes to 'uncaughtException' like one

@@ -434,6 +434,45 @@ describe('poller: process lifetime, workers, handler errors', function () {
     }
   });
 
+  it('drops events for an unref()ed poller whose object was collected, even inside a Worker', async () => {
+    // The object can be garbage while its destructor has not run yet; an event arriving then
+    // must not be delivered to the empty handle (that threw 'Invalid argument' into the worker).
+    const root = join(here, '..', '..') + '/';
+    const src = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const native = require(workerData.root + 'node_modules/node-gyp-build')(workerData.root);
+      require('node:v8').setFlagsFromString('--expose-gc');
+      const gc = require('node:vm').runInNewContext('gc');
+      const fds = new Int32Array(2);
+      for (let i = 0; i < 20; i++) {
+        for (const b of native.backends()) {
+          const modes = b.features & native.events.FEAT_POLLABLE_FD ? ['integrated', 'thread'] : ['thread'];
+          for (const m of modes) {
+            const p = new native.Poller(b.name, m, new Int32Array(30), () => {});
+            native.pipe(fds);
+            p.add(fds[0], native.events.READ, 1);
+            native.write(fds[1], Buffer.from('x'), 0, 1);
+            p.unref();
+          }
+        }
+        gc();
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      parentPort.postMessage('done');
+    `;
+    const w = new Worker(`(async () => { ${src} })()`, { eval: true, workerData: { root } });
+    const errors: unknown[] = [];
+    w.on('error', (e) => errors.push(e));
+    const msg = await new Promise((resolve) => {
+      w.once('message', resolve);
+      w.once('exit', () => resolve('exited'));
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    await w.terminate();
+    expect(errors.map(String)).to.deep.equal([]);
+    expect(msg).to.equal('done');
+  });
+
   it('reports registration of a regular file as the kernel error, not an exception', () => {
     const dir = mkdtempSync(join(tmpdir(), 'asyncoro-'));
     const fd = openSync(join(dir, 'f'), 'w');
