@@ -342,9 +342,12 @@ describe('core/scheduler', () => {
       const woke = /woke after (\d+) ms/.exec(alive.out);
       expect(woke, alive.out).to.not.equal(null);
       expect(Number(woke![1])).to.be.at.least(299);
+      // The daemon sleeps for 1000 ms in a loop: the process must end before the first wake
+      // (timed inside the child, so the loader's start-up time under load does not count).
       const daemon = runChild('daemon');
-      expect(daemon.out).to.equal('exiting');
-      expect(daemon.ms).to.be.below(alive.ms + 200);
+      const exited = /^exiting after (\d+) ms$/.exec(daemon.out);
+      expect(exited, daemon.out).to.not.equal(null);
+      expect(Number(exited![1])).to.be.below(1000);
     });
   });
 });
