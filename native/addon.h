@@ -10,9 +10,11 @@ namespace asyncoro {
 // Per-environment data, owned by the environment (Napi::Env::SetInstanceData).
 struct AddonData {
   Napi::FunctionReference poller_ctor;
+  Napi::FunctionReference ring_ctor;
 };
 
 void InitPoller(Napi::Env env, Napi::Object exports, AddonData* data);
+void InitRing(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitErrors(Napi::Env env, Napi::Object exports);
 
