@@ -55,6 +55,7 @@ struct RingLimits {
   uint32_t entries = 256;  // submission queue size (the kernel may round it up)
   uint32_t max_ops = 4096; // operations in flight at once (preallocated records)
   uint32_t slots = 64;     // buffer slots
+  uint32_t cq_entries = 0; // completion queue size; 0: room for max_ops and the internal ones
   bool timeout_op = false; // test hook: wait() with a timeout operation even where EXT_ARG works
 };
 
@@ -74,7 +75,8 @@ class CompletionBackend {
   // on it, -EEXIST already set, -ENOENT clearing an empty slot.
   virtual int set_buffer(uint32_t slot, uint8_t* data, size_t len) = 0;
   // Queues an operation. A range outside its slot is -EINVAL, an empty slot -ENOENT, a full
-  // operation table -ENOBUFS, an operation this kernel lacks -EOPNOTSUPP.
+  // operation table -ENOBUFS, an operation this kernel lacks -EOPNOTSUPP; -EBUSY when the
+  // queue is full and the kernel will not take more before completions are collected.
   virtual int transfer(RingOp op, int32_t token, int fd, uint32_t slot, size_t off,
                        size_t len) = 0;  // recv, send, read, write
   virtual int accept(int32_t token, int fd) = 0;

@@ -188,8 +188,10 @@ JsRing::JsRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsRing>(info) 
     Napi::Object o = info[3].As<Napi::Object>();
     if (!OptionU32(o, "entries", 32768, 1, &limits_.entries) ||
         !OptionU32(o, "maxOps", 1u << 20, 1, &limits_.max_ops) ||
-        !OptionU32(o, "slots", 1u << 16, 0, &limits_.slots))
-      throw Napi::TypeError::New(env, "entries 1..32768, maxOps 1..1048576, slots 0..65536");
+        !OptionU32(o, "slots", 1u << 16, 0, &limits_.slots) ||
+        !OptionU32(o, "cqEntries", 65536, 1, &limits_.cq_entries))
+      throw Napi::TypeError::New(
+          env, "entries 1..32768, maxOps 1..1048576, slots 0..65536, cqEntries 1..65536");
     if (o.Has("timeoutOp")) limits_.timeout_op = o.Get("timeoutOp").ToBoolean().Value();
   }
 

@@ -241,8 +241,8 @@ int UringBackend::open(const RingLimits& limits) {
   p.flags = IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   // Room for every operation's completion plus the internal ones, so NODROP's overflow list (a
   // kernel allocation per CQE) is the exception.
-  uint32_t cq = limits.max_ops + 64;
-  if (cq < 2 * limits.entries) cq = 2 * limits.entries;
+  uint32_t cq = limits.cq_entries != 0 ? limits.cq_entries : limits.max_ops + 64;
+  if (limits.cq_entries == 0 && cq < 2 * limits.entries) cq = 2 * limits.entries;
   p.cq_entries = cq;
   int fd = Setup(limits.entries, &p);
   if (fd < 0) return fd;
@@ -650,7 +650,7 @@ int UringBackend::collect(int32_t* out, int capacity) {
   if (ring_fd_ < 0) return 0;
   int n = 0;
   bool woke = false;
-  for (int round = 0; round < 2; round++) {
+  for (;;) {
     uint32_t head = *cq_khead_;
     const uint32_t tail = LoadAcquire(cq_ktail_);
     while (head != tail && n < capacity) {
@@ -687,9 +687,10 @@ int UringBackend::collect(int32_t* out, int capacity) {
       Release(index);
     }
     StoreRelease(cq_khead_, head);
-    // Completions the kernel kept aside while the CQ was full come in with GETEVENTS.
+    // Completions the kernel kept aside while the CQ was full come in with GETEVENTS, as many
+    // as there is room for; go round until the batch is full or nothing more comes.
     if (n >= capacity || !Overflowed()) break;
-    if (Enter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0) < 0) break;
+    if (Enter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0) < 0 || !CqReady()) break;
   }
   if (!wake_armed_) {
     // Queued here, handed over by the next flush() or wait(); a failure (SQ full) is retried
