@@ -281,9 +281,13 @@ void JsRing::OnPrepare(uv_prepare_t* handle) {
 
 void JsRing::Deliver(Napi::Env env, int count) {
   if (closed_ || on_completions_.IsEmpty()) return;
+  // The Ring's JavaScript object may already be garbage (nothing referred to it) while its
+  // destructor has not run yet: nobody can want its completions, and the destructor closes it.
+  Napi::Object self = Value();
+  if (self.IsEmpty()) return;
   napi_value argv[1] = {Napi::Number::New(env, count)};
   try {
-    on_completions_.MakeCallback(Value(), 1, argv, *async_context_);
+    on_completions_.MakeCallback(self, 1, argv, *async_context_);
   } catch (const Napi::Error& e) {
     // The handler's exception is the user's: it goes to 'uncaughtException'.
     napi_fatal_exception(env, e.Value());

@@ -601,7 +601,7 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
     expect(r.out).to.contain('uncaught: handler failed');
   });
 
-  it('runs in worker_threads, and a worker that leaves rings with operations in flight cleans up', async () => {
+  it('runs in worker_threads, and a worker that leaves or drops rings with operations in flight cleans up', async () => {
     const src = `
       const { parentPort, workerData } = require('node:worker_threads');
       const native = require(workerData.root + 'node_modules/node-gyp-build')(workerData.root);
@@ -622,6 +622,12 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
                     new native.Ring('integrated', new Int32Array(30), () => {})];
       for (const r of keep) { r.register(0, Buffer.alloc(8)); r.recv(1, fds[0], 0, 0, 8); r.submit(); }
       if (workerData.unref) keep[1].unref();
+      // Dropped at once, unref()ed: their recvs complete (EOF) once the sockets are closed,
+      // possibly after the objects became garbage and before their destructors ran.
+      for (const m of ['integrated', 'exclusive']) {
+        const r = new native.Ring(m, new Int32Array(30), () => {});
+        r.register(0, Buffer.alloc(8)); r.recv(1, fds[0], 0, 0, 8); r.submit(); r.unref();
+      }
       // The operations in flight hold their own reference to the socket.
       native.close(fds[0]); native.close(fds[1]);
       parentPort.postMessage(seen);
