@@ -42,3 +42,16 @@ export { Condition } from './sync/condition.js';
 export { Event } from './sync/event.js';
 export { Semaphore, BoundedSemaphore } from './sync/semaphore.js';
 export { Queue } from './sync/queue.js';
+export { AsyncSocket, SendTimeoutError } from './io/socket.js';
+export type {
+  Address,
+  Datagram,
+  InetAddress,
+  OpOptions,
+  SocketKind,
+  SocketOptions,
+  SocketStatistics,
+  UnixSocketOptions,
+} from './io/socket.js';
+export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './io/errors.js';
+export type { DecodedAddress } from './native/types.js';

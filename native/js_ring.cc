@@ -333,7 +333,7 @@ Napi::Value JsRing::Accept(const Napi::CallbackInfo& info) {
   return Num(info, backend_->accept(token, fd));
 }
 
-// connect(token, fd, address: Uint8Array, length?): the address is a sockaddr's bytes.
+// connect(token, fd, address): the address as sockaddr() encoded it for the socket calls.
 Napi::Value JsRing::Connect(const Napi::CallbackInfo& info) {
   int32_t token, fd;
   if (closed_) return Num(info, -EBADF);
@@ -341,13 +341,8 @@ Napi::Value JsRing::Connect(const Napi::CallbackInfo& info) {
       !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     return Num(info, -EINVAL);
   Napi::Uint8Array addr = info[2].As<Napi::Uint8Array>();
-  size_t len = addr.ElementLength();
-  int32_t want;
-  if (info.Length() > 3 && !info[3].IsUndefined()) {
-    if (!ArgInt(info, 3, &want) || want < 0 || static_cast<size_t>(want) > len)
-      return Num(info, -EINVAL);
-    len = static_cast<size_t>(want);
-  }
+  const size_t len = EncodedAddrLen(addr.Data(), addr.ElementLength());
+  if (len == 0) return Num(info, -EINVAL);
   return Num(info, backend_->connect(token, fd, addr.Data(), len));
 }
 

@@ -1,11 +1,22 @@
-// Raw non-blocking fd calls the tests and the scheduler need now: pipes and socket pairs, reads and
-// writes into a caller's buffer, close. Every call returns a count or 0, or -errno; none throws,
-// and EAGAIN is an ordinary return. The full socket layer (socket, bind, connect, accept4, ...)
-// comes with the sockets issue, in this file.
+// Raw non-blocking fd and socket calls: pipes and socket pairs, socket/bind/listen/accept/connect,
+// reads and writes into a caller's buffer, datagrams, shutdown, options and names. Every call
+// returns a count, an fd or 0, or -errno; none throws, and EAGAIN is an ordinary return.
+//
+// Addresses cross the boundary as raw sockaddr bytes in a caller's Uint8Array: sockaddr() encodes
+// one once (parsing the host then, not per call) and decodeAddress() reads one back, so sendto()
+// and recvfrom() on the hot path parse and allocate nothing.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <net/if.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <cstring>
+#include <string>
 
 #include "addon.h"
 
@@ -134,7 +145,287 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   return Ret(info, fcntl(fd, F_DUPFD_CLOEXEC, 0));
 }
 
+
+// The size of every address buffer: a whole sockaddr_storage.
+constexpr size_t kAddrBytes = sizeof(sockaddr_storage);
+
+// The socklen of an encoded address, from its family (and for AF_UNIX its path).
+socklen_t AddrLen(const sockaddr_storage* sa) {
+  switch (sa->ss_family) {
+    case AF_INET: return sizeof(sockaddr_in);
+    case AF_INET6: return sizeof(sockaddr_in6);
+    case AF_UNIX: {
+      const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(sa);
+      // An abstract name (leading NUL) is as long as sockaddr() recorded it after the path.
+      if (un->sun_path[0] == '\0') {
+        uint8_t n = reinterpret_cast<const uint8_t*>(sa)[kAddrBytes - 1];
+        return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n);
+      }
+      return static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) +
+                                    strnlen(un->sun_path, sizeof(un->sun_path)) + 1);
+    }
+  }
+  return 0;
+}
+
+// Reads an encoded address argument (a kAddrBytes Uint8Array).
+const sockaddr_storage* AddrArg(const Napi::CallbackInfo& info, size_t i) {
+  if (info.Length() <= i || !info[i].IsTypedArray()) return nullptr;
+  Napi::TypedArray ta = info[i].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes) return nullptr;
+  const sockaddr_storage* sa = reinterpret_cast<const sockaddr_storage*>(ta.As<Napi::Uint8Array>().Data());
+  return AddrLen(sa) == 0 ? nullptr : sa;
+}
+
+// sockaddr(out: Uint8Array(128), family: AF_INET | AF_INET6 | AF_UNIX, host: string, port)
+// Encodes an address into out: 0, or -EINVAL for a host that is not a numeric address of that
+// family (names are resolved above this layer, without blocking) or a path too long.
+Napi::Value SockAddr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t family, port = 0;
+  if (info.Length() < 3 || !info[0].IsTypedArray() || !ArgInt(info, 1, &family) ||
+      !info[2].IsString() || (info.Length() > 3 && !ArgInt(info, 3, &port)) || port < 0 ||
+      port > 65535)
+    return Napi::Number::New(env, -EINVAL);
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes)
+    return Napi::Number::New(env, -EINVAL);
+  uint8_t* out = ta.As<Napi::Uint8Array>().Data();
+  std::memset(out, 0, kAddrBytes);
+  const std::string host = info[2].As<Napi::String>().Utf8Value();
+  if (family == AF_INET) {
+    sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(out);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(static_cast<uint16_t>(port));
+    if (inet_pton(AF_INET, host.c_str(), &sin->sin_addr) != 1) return Napi::Number::New(env, -EINVAL);
+  } else if (family == AF_INET6) {
+    sockaddr_in6* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(static_cast<uint16_t>(port));
+    std::string addr = host;
+    const size_t pct = addr.find('%');  // a scope id: fe80::1%eth0 or fe80::1%2
+    if (pct != std::string::npos) {
+      const std::string scope = addr.substr(pct + 1);
+      addr.resize(pct);
+      char* end = nullptr;
+      unsigned long id = strtoul(scope.c_str(), &end, 10);
+      if (scope.empty() || *end != '\0') id = if_nametoindex(scope.c_str());
+      if (id == 0) return Napi::Number::New(env, -EINVAL);
+      sin6->sin6_scope_id = static_cast<uint32_t>(id);
+    }
+    if (inet_pton(AF_INET6, addr.c_str(), &sin6->sin6_addr) != 1) return Napi::Number::New(env, -EINVAL);
+  } else if (family == AF_UNIX) {
+    sockaddr_un* un = reinterpret_cast<sockaddr_un*>(out);
+    un->sun_family = AF_UNIX;
+    // A leading NUL names a Linux abstract socket; its length is kept in the buffer's last byte.
+    if (host.empty() || host.size() >= sizeof(un->sun_path)) return Napi::Number::New(env, -EINVAL);
+    std::memcpy(un->sun_path, host.data(), host.size());
+    if (host[0] == '\0') out[kAddrBytes - 1] = static_cast<uint8_t>(host.size());
+  } else {
+    return Napi::Number::New(env, -EAFNOSUPPORT);
+  }
+  return Napi::Number::New(env, 0);
+}
+
+// decodeAddress(addr: Uint8Array(128)) -> { family: 4 | 6, host, port } | { family: 'unix', path }
+// | -errno. Not on a hot path: it allocates the object it returns.
+Napi::Value DecodeAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray()) return Napi::Number::New(env, -EINVAL);
+  Napi::TypedArray ta = info[0].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes)
+    return Napi::Number::New(env, -EINVAL);
+  const uint8_t* raw = ta.As<Napi::Uint8Array>().Data();
+  const sockaddr_storage* sa = reinterpret_cast<const sockaddr_storage*>(raw);
+  Napi::Object o = Napi::Object::New(env);
+  char text[INET6_ADDRSTRLEN + 16];
+  if (sa->ss_family == AF_INET) {
+    const sockaddr_in* sin = reinterpret_cast<const sockaddr_in*>(sa);
+    if (inet_ntop(AF_INET, &sin->sin_addr, text, sizeof(text)) == nullptr) return Napi::Number::New(env, -errno);
+    o.Set("family", 4);
+    o.Set("host", text);
+    o.Set("port", ntohs(sin->sin_port));
+  } else if (sa->ss_family == AF_INET6) {
+    const sockaddr_in6* sin6 = reinterpret_cast<const sockaddr_in6*>(sa);
+    if (inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof(text)) == nullptr) return Napi::Number::New(env, -errno);
+    std::string host(text);
+    if (sin6->sin6_scope_id != 0) host += "%" + std::to_string(sin6->sin6_scope_id);
+    o.Set("family", 6);
+    o.Set("host", host);
+    o.Set("port", ntohs(sin6->sin6_port));
+  } else if (sa->ss_family == AF_UNIX) {
+    const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(sa);
+    o.Set("family", "unix");
+    if (un->sun_path[0] == '\0' && raw[kAddrBytes - 1] != 0)
+      o.Set("path", std::string(un->sun_path, raw[kAddrBytes - 1]));
+    else
+      o.Set("path", std::string(un->sun_path, strnlen(un->sun_path, sizeof(un->sun_path))));
+  } else {
+    return Napi::Number::New(env, -EAFNOSUPPORT);
+  }
+  return o;
+}
+
+// socket(family, type) -> a non-blocking, close-on-exec socket fd, or -errno.
+Napi::Value Socket(const Napi::CallbackInfo& info) {
+  int32_t family, type;
+  if (!ArgInt(info, 0, &family) || !ArgInt(info, 1, &type)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(SOCK_NONBLOCK)
+  return Ret(info, socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+#else
+  int fd = socket(family, type, 0);
+  if (fd < 0) return Ret(info, -1);
+  int rc = SetFlags(fd);
+  if (rc < 0) {
+    close(fd);
+    return Napi::Number::New(info.Env(), rc);
+  }
+  return Napi::Number::New(info.Env(), fd);
+#endif
+}
+
+// bind(fd, addr) -> 0 or -errno.
+Napi::Value Bind(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  const sockaddr_storage* sa = AddrArg(info, 1);
+  if (!ArgInt(info, 0, &fd) || sa == nullptr) return Napi::Number::New(info.Env(), -EINVAL);
+  return Ret(info, bind(fd, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa)));
+}
+
+// listen(fd, backlog) -> 0 or -errno.
+Napi::Value Listen(const Napi::CallbackInfo& info) {
+  int32_t fd, backlog;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &backlog)) return Napi::Number::New(info.Env(), -EINVAL);
+  return Ret(info, listen(fd, backlog));
+}
+
+// accept(fd) -> a non-blocking, close-on-exec fd, or -errno (-EAGAIN when none is pending).
+// The peer's address is read with getpeername() by whoever wants it, so accepting costs one call.
+Napi::Value Accept(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
+  int conn;
+#if defined(__linux__)
+  do conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); while (conn < 0 && errno == EINTR);
+  return Ret(info, conn);
+#else
+  do conn = accept(fd, nullptr, nullptr); while (conn < 0 && errno == EINTR);
+  if (conn < 0) return Ret(info, -1);
+  int rc = SetFlags(conn);
+  if (rc < 0) {
+    close(conn);
+    return Napi::Number::New(info.Env(), rc);
+  }
+  return Napi::Number::New(info.Env(), conn);
+#endif
+}
+
+// connect(fd, addr) -> 0, -EINPROGRESS (wait for writable, then read SO_ERROR), or -errno.
+Napi::Value Connect(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  const sockaddr_storage* sa = AddrArg(info, 1);
+  if (!ArgInt(info, 0, &fd) || sa == nullptr) return Napi::Number::New(info.Env(), -EINVAL);
+  // A connect interrupted by a signal goes on in the background, like a non-blocking one.
+  int rc = connect(fd, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
+  if (rc < 0 && errno == EINTR) return Napi::Number::New(info.Env(), -EINPROGRESS);
+  return Ret(info, rc);
+}
+
+// sendto(fd, buf, off, len, addr) -> bytes sent or -errno.
+Napi::Value SendTo(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  uint8_t* data;
+  size_t len;
+  const sockaddr_storage* sa = AddrArg(info, 4);
+  if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len) || sa == nullptr)
+    return Napi::Number::New(info.Env(), -EINVAL);
+  ssize_t n;
+  do n = sendto(fd, data, len, MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
+  while (n < 0 && errno == EINTR);
+  return Ret(info, n);
+}
+
+// recvfrom(fd, buf, off, len, from: Uint8Array(128)) -> bytes received or -errno; the sender's
+// address is written into `from` (decode it with decodeAddress, or compare the bytes).
+Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
+  int32_t fd;
+  uint8_t* data;
+  size_t len;
+  if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len) || info.Length() < 5 ||
+      !info[4].IsTypedArray())
+    return Napi::Number::New(info.Env(), -EINVAL);
+  Napi::TypedArray ta = info[4].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes)
+    return Napi::Number::New(info.Env(), -EINVAL);
+  uint8_t* from = ta.As<Napi::Uint8Array>().Data();
+  socklen_t fromlen = static_cast<socklen_t>(kAddrBytes);
+  std::memset(from, 0, kAddrBytes);
+  ssize_t n;
+  do n = recvfrom(fd, data, len, 0, reinterpret_cast<sockaddr*>(from), &fromlen);
+  while (n < 0 && errno == EINTR);
+  if (n >= 0 && reinterpret_cast<sockaddr*>(from)->sa_family == AF_UNIX &&
+      fromlen > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(from)->sun_path[0] == '\0')
+    from[kAddrBytes - 1] = static_cast<uint8_t>(fromlen - offsetof(sockaddr_un, sun_path));
+  return Ret(info, n);
+}
+
+// shutdown(fd, how: SHUT_RD | SHUT_WR | SHUT_RDWR) -> 0 or -errno.
+Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+  int32_t fd, how;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &how)) return Napi::Number::New(info.Env(), -EINVAL);
+  return Ret(info, shutdown(fd, how));
+}
+
+// setsockopt(fd, level, name, value: int) -> 0 or -errno. Integer options only; the ones asyncoro
+// uses are exported in `sockets` (SO_REUSEADDR, TCP_NODELAY, ...).
+Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
+  int32_t fd, level, name, value;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name) ||
+      !ArgInt(info, 3, &value))
+    return Napi::Number::New(info.Env(), -EINVAL);
+  int v = value;
+  return Ret(info, setsockopt(fd, level, name, &v, sizeof(v)));
+}
+
+// getsockopt(fd, level, name) -> the integer value (>= 0 for every option exported), or -errno.
+// SO_ERROR returns the pending error as a positive errno (0 for none), and clears it.
+Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
+  int32_t fd, level, name;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name))
+    return Napi::Number::New(info.Env(), -EINVAL);
+  int v = 0;
+  socklen_t len = sizeof(v);
+  if (getsockopt(fd, level, name, &v, &len) < 0) return Ret(info, -1);
+  return Napi::Number::New(info.Env(), v);
+}
+
+// getsockname(fd, out: Uint8Array(128)) / getpeername(fd, out) -> 0 or -errno.
+Napi::Value Name(const Napi::CallbackInfo& info, bool peer) {
+  int32_t fd;
+  if (!ArgInt(info, 0, &fd) || info.Length() < 2 || !info[1].IsTypedArray())
+    return Napi::Number::New(info.Env(), -EINVAL);
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes)
+    return Napi::Number::New(info.Env(), -EINVAL);
+  uint8_t* out = ta.As<Napi::Uint8Array>().Data();
+  std::memset(out, 0, kAddrBytes);
+  socklen_t len = static_cast<socklen_t>(kAddrBytes);
+  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(out), &len)
+                : getsockname(fd, reinterpret_cast<sockaddr*>(out), &len);
+  if (rc == 0 && reinterpret_cast<sockaddr*>(out)->sa_family == AF_UNIX &&
+      len > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(out)->sun_path[0] == '\0')
+    out[kAddrBytes - 1] = static_cast<uint8_t>(len - offsetof(sockaddr_un, sun_path));
+  return Ret(info, rc);
+}
+Napi::Value GetSockName(const Napi::CallbackInfo& info) { return Name(info, false); }
+Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return Name(info, true); }
+
 }  // namespace
+
+size_t EncodedAddrLen(const uint8_t* bytes, size_t n) {
+  if (n < kAddrBytes) return 0;
+  return AddrLen(reinterpret_cast<const sockaddr_storage*>(bytes));
+}
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New<SocketPair>(env, "socketpair"));
@@ -144,6 +435,53 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("write", Napi::Function::New<Write>(env, "write"));
   exports.Set("close", Napi::Function::New<Close>(env, "close"));
   exports.Set("dup", Napi::Function::New<Dup>(env, "dup"));
+  exports.Set("sockaddr", Napi::Function::New<SockAddr>(env, "sockaddr"));
+  exports.Set("decodeAddress", Napi::Function::New<DecodeAddress>(env, "decodeAddress"));
+  exports.Set("socket", Napi::Function::New<Socket>(env, "socket"));
+  exports.Set("bind", Napi::Function::New<Bind>(env, "bind"));
+  exports.Set("listen", Napi::Function::New<Listen>(env, "listen"));
+  exports.Set("accept", Napi::Function::New<Accept>(env, "accept"));
+  exports.Set("connect", Napi::Function::New<Connect>(env, "connect"));
+  exports.Set("sendto", Napi::Function::New<SendTo>(env, "sendto"));
+  exports.Set("recvfrom", Napi::Function::New<RecvFrom>(env, "recvfrom"));
+  exports.Set("shutdown", Napi::Function::New<Shutdown>(env, "shutdown"));
+  exports.Set("setsockopt", Napi::Function::New<SetSockOpt>(env, "setsockopt"));
+  exports.Set("getsockopt", Napi::Function::New<GetSockOpt>(env, "getsockopt"));
+  exports.Set("getsockname", Napi::Function::New<GetSockName>(env, "getsockname"));
+  exports.Set("getpeername", Napi::Function::New<GetPeerName>(env, "getpeername"));
+
+  Napi::Object k = Napi::Object::New(env);
+  auto set = [&](const char* name, int value) { k.Set(name, Napi::Number::New(env, value)); };
+  set("ADDR_BYTES", static_cast<int>(kAddrBytes));
+  set("AF_INET", AF_INET);
+  set("AF_INET6", AF_INET6);
+  set("AF_UNIX", AF_UNIX);
+  set("SOCK_STREAM", SOCK_STREAM);
+  set("SOCK_DGRAM", SOCK_DGRAM);
+  set("SHUT_RD", SHUT_RD);
+  set("SHUT_WR", SHUT_WR);
+  set("SHUT_RDWR", SHUT_RDWR);
+  set("SOL_SOCKET", SOL_SOCKET);
+  set("SO_REUSEADDR", SO_REUSEADDR);
+#if defined(SO_REUSEPORT)
+  set("SO_REUSEPORT", SO_REUSEPORT);
+#endif
+  set("SO_KEEPALIVE", SO_KEEPALIVE);
+  set("SO_RCVBUF", SO_RCVBUF);
+  set("SO_SNDBUF", SO_SNDBUF);
+  set("SO_ERROR", SO_ERROR);
+  set("SO_BROADCAST", SO_BROADCAST);
+  set("SO_TYPE", SO_TYPE);
+  set("IPPROTO_TCP", IPPROTO_TCP);
+  set("TCP_NODELAY", TCP_NODELAY);
+#if defined(TCP_KEEPIDLE)
+  set("TCP_KEEPIDLE", TCP_KEEPIDLE);
+  set("TCP_KEEPINTVL", TCP_KEEPINTVL);
+  set("TCP_KEEPCNT", TCP_KEEPCNT);
+#endif
+  set("IPPROTO_IPV6", IPPROTO_IPV6);
+  set("IPV6_V6ONLY", IPV6_V6ONLY);
+  exports.Set("sockets", k);
 }
 
 }  // namespace asyncoro

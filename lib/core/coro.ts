@@ -34,7 +34,14 @@ export const F_TERMINATED = 128;
 /** @internal An error waits in `_x.pendingThrow` for the next suspension point. */
 export const F_PENDING_THROW = 256;
 
-/** A generator function a coroutine runs; its `this` is the Coro. */
+/**
+ * A generator function a coroutine runs; its `this` is the Coro.
+ *
+ * @example
+ * ```ts
+ * const worker: CoroFn<number, [number]> = function* (n) { yield* sleep(n); return n };
+ * ```
+ */
 export type CoroFn<R, A extends unknown[]> = (this: Coro<any>, ...args: A) => Generator<unknown, R, any>;
 
 /** @internal Optional per-coroutine state, allocated on first use. */
@@ -87,10 +94,11 @@ export class Coro<R = unknown> {
   readonly id: number;
   /** @internal State and flag bits (S_*, F_*). */
   _f: number;
-  /** @internal The value (or error, with F_THROW) to resume with; the result once ended. */
+  /**
+   * @internal One slot, three uses by state: while suspended, the operation it waits in; while
+   * ready, the value (or error, with F_THROW) to resume with; once ended, its result.
+   */
   _v: unknown;
-  /** @internal The operation the coroutine is suspended in, or null. */
-  _op: Suspend<unknown> | null;
   /** @internal Wait sequence: bumped at every wake, so stale wakers (timers, queues) are ignored. */
   _q: number;
   /** @internal The generator function (for the default name) or the name given. */
@@ -112,7 +120,6 @@ export class Coro<R = unknown> {
     this.id = nextId++;
     this._f = S_READY;
     this._v = undefined;
-    this._op = null;
     this._q = 0;
     this._n = fn;
     this._x = undefined;
@@ -122,6 +129,11 @@ export class Coro<R = unknown> {
     }
     this._g = g;
     s._adopt(this as Coro<unknown>);
+  }
+
+  /** @internal The operation a suspended coroutine waits in (its `_v`), else null. */
+  _pendingOp(): Suspend<unknown> | null {
+    return (this._f & 3) === S_SUSPENDED ? (this._v as Suspend<unknown>) : null;
   }
 
   /** @internal */
@@ -201,7 +213,7 @@ export class Coro<R = unknown> {
    * ```
    */
   resume(value?: unknown): boolean {
-    if ((this._f & 3) !== S_SUSPENDED || !(this._op instanceof SuspendOp)) return false;
+    if ((this._f & 3) !== S_SUSPENDED || !(this._v instanceof SuspendOp)) return false;
     this._s._wakeNow(this as Coro<unknown>, value, false);
     return true;
   }

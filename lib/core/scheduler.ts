@@ -44,7 +44,14 @@ import { Ring } from './ring.js';
 import { TimerHeap } from './timers.js';
 import { MockClock, realClock, type Clock } from './clock.js';
 
-/** Options of {@link Scheduler}. */
+/**
+ * Options of {@link Scheduler}.
+ *
+ * @example
+ * ```ts
+ * const opts: SchedulerOptions = { poller: 'epoll', mode: 'thread', onError: (e, c) => log(c.name, e) };
+ * ```
+ */
 export interface SchedulerOptions {
   /** The poller backend; default `ASYNCORO_POLLER`, else the best this host has. */
   poller?: BackendName;
@@ -60,7 +67,14 @@ export interface SchedulerOptions {
   capacity?: number;
 }
 
-/** Counters from {@link Scheduler.statistics}. */
+/**
+ * Counters from {@link Scheduler.statistics}.
+ *
+ * @example
+ * ```ts
+ * const { alive, ready, timers } = sched.statistics();
+ * ```
+ */
 export interface SchedulerStatistics {
   /** Coroutines alive (daemons included). */
   alive: number;
@@ -79,8 +93,11 @@ export interface SchedulerStatistics {
   mode: PollerMode;
 }
 
+/** The longest delay Node's setTimeout (and our poller waits) take as given, in ms. */
+const MAX_DELAY = 2 ** 31 - 1;
+
 /** Consecutive operations one coroutine may complete without waiting before it goes to the back of the ready queue. */
-const IMMEDIATE_BUDGET = 64;
+const IMMEDIATE_BUDGET = 1024;
 
 /** @internal One fd's waiting coroutines. */
 interface FdWatch {
@@ -90,6 +107,15 @@ interface FdWatch {
   writeSeq: number;
   /** Events registered with the poller (0: not registered). */
   registered: number;
+  /**
+   * Registered for good (sockets): the fd stays with the poller between waits until
+   * {@link Scheduler._forgetFd}, so a wait on a registered fd costs no system call.
+   */
+  persistent: boolean;
+  /** Persistent and edge-triggered: registered once for READ|WRITE|EDGE and never changed. */
+  edge: boolean;
+  /** How many read-side events (READ, ERROR, HANGUP) were dispatched for the fd. */
+  readEvents: number;
 }
 
 let defaultOne: Scheduler | undefined;
@@ -255,7 +281,7 @@ export class Scheduler {
         timeout = -1;
         if (this.fds.size === 0) this.deadlock();
       } else if (next !== Infinity) {
-        timeout = Math.max(0, Math.ceil(next - this.clock.now()));
+        timeout = Math.min(MAX_DELAY, Math.max(0, Math.ceil(next - this.clock.now())));
       } else {
         if (this.fds.size === 0) this.deadlock();
         timeout = -1;
@@ -312,7 +338,6 @@ export class Scheduler {
       f &= ~F_TIMED;
       this.timers.stale++;
     }
-    c._op = null;
     c._v = value;
     c._f = (f & ~(3 | F_THROW)) | S_READY | (isError ? F_THROW : 0);
     this.ready.push(c);
@@ -328,7 +353,7 @@ export class Scheduler {
 
   /** @internal Throws `err` into a suspended coroutine, undoing its wait. */
   _interrupt(c: Coro<unknown>, err: unknown): void {
-    const op = c._op;
+    const op = c._pendingOp();
     if (op !== null) op._cancel(c);
     this._wakeNow(c, err, true);
   }
@@ -336,7 +361,6 @@ export class Scheduler {
   /** @internal `c` (being stepped) goes to the back of the ready queue. */
   _yieldNow(c: Coro<unknown>): void {
     c._q = (c._q + 1) | 0;
-    c._op = null;
     c._v = undefined;
     c._f = (c._f & ~(3 | F_THROW)) | S_READY;
     this.ready.push(c);
@@ -374,12 +398,18 @@ export class Scheduler {
 
   // ---- internal: fd readiness ----
 
-  /** @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). */
-  _watchFd(c: Coro<unknown>, fd: number, dir: number): void {
+  /**
+   * @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). With
+   * `persistent`, the fd stays registered after the wait (edge-triggered where the backend has
+   * it) until {@link _forgetFd}; the caller must wait only after its system call said EAGAIN,
+   * since an edge that came before the wait is not reported again.
+   */
+  _watchFd(c: Coro<unknown>, fd: number, dir: number, persistent = false): void {
     if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
     let w = this.fds.get(fd);
     if (w === undefined) {
-      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0 };
+      const edge = persistent && (this.poller.features & EV.FEAT_EDGE) !== 0;
+      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0, persistent, edge, readEvents: 0 };
       this.fds.set(fd, w);
     }
     const read = dir === EV.READ;
@@ -410,14 +440,50 @@ export class Scheduler {
     if (w === undefined) return;
     if (w.reader === c) w.reader = null;
     if (w.writer === c) w.writer = null;
-    this.updateFd(fd, w);
+    // A persistent registration stays as it is; a level-triggered one sheds the direction when
+    // an event finds nobody waiting (dispatch).
+    if (!w.persistent) this.updateFd(fd, w);
+  }
+
+  /**
+   * @internal How many read-side events were dispatched for a persistently registered fd, or -1
+   * when it is not registered. A stream socket that read less than it asked for (so the kernel's
+   * buffer was empty) can wait at once, without another read that would say EAGAIN, as long as
+   * this count has not moved since: any data that arrived since then produced an event.
+   */
+  _readEvents(fd: number): number {
+    const w = this.fds.get(fd);
+    return w !== undefined && w.persistent && w.registered !== 0 ? w.readEvents : -1;
+  }
+
+  /**
+   * @internal The fd is about to be closed: removes it from the poller and forgets it. Waiters
+   * must have been woken first (the socket throws into them).
+   */
+  _forgetFd(fd: number): void {
+    const w = this.fds.get(fd);
+    if (w === undefined) return;
+    this.fds.delete(fd);
+    if (w.registered !== 0 && !this.closed) this.poller.remove(fd);
+    this.refsChanged();
   }
 
   private updateFd(fd: number, w: FdWatch): void {
     const live = (x: Coro<unknown> | null, seq: number): boolean => x !== null && (x._f & 3) === S_SUSPENDED && x._q === seq;
     if (w.reader !== null && !live(w.reader, w.readSeq)) w.reader = null;
     if (w.writer !== null && !live(w.writer, w.writeSeq)) w.writer = null;
-    const want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+    let want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+    if (w.persistent) {
+      // Edge-triggered: both directions, once, for the fd's life. Level-triggered: add what a
+      // waiter needs, never drop here (dispatch drops a direction an event finds unwanted).
+      if (w.edge) want = EV.READ | EV.WRITE | EV.EDGE;
+      else want |= w.registered;
+      if (want === w.registered) return;
+      check('poller ' + (w.registered === 0 ? 'add' : 'modify'), w.registered === 0 ? this.poller.add(fd, want, fd) : this.poller.modify(fd, want, fd));
+      w.registered = want;
+      this.refsChanged();
+      return;
+    }
     if (want === w.registered) return;
     if (want === 0) {
       this.poller.remove(fd);
@@ -450,6 +516,8 @@ export class Scheduler {
       const bits = ev[3 * i + 1]!;
       const w = this.fds.get(token);
       if (w === undefined) continue;
+      const waiting = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
+      if ((bits & (EV.READ | errBits)) !== 0) w.readEvents++;
       if ((bits & (EV.READ | errBits)) !== 0 && w.reader !== null) {
         const r = w.reader;
         w.reader = null;
@@ -460,8 +528,33 @@ export class Scheduler {
         w.writer = null;
         this._wake(wr, w.writeSeq, bits, false);
       }
+      if (w.persistent) {
+        // A woken coroutine comes back to wait with its direction still registered: no system
+        // call. On a level-triggered backend, a direction nobody was waiting for would be
+        // reported on every poll (an always-writable socket, unread data, a hang-up), so it is
+        // dropped until a waiter needs it again. Edge-triggered registrations never change.
+        if (!w.edge) {
+          const idle = w.registered & ~waiting;
+          if (idle !== 0) this.shed(token, w, idle);
+        }
+        continue;
+      }
       this.updateFd(token, w);
     }
+  }
+
+  /** A level-triggered persistent registration drops `bits` (a direction nobody waits for). */
+  private shed(fd: number, w: FdWatch, bits: number): void {
+    const want = w.registered & ~bits;
+    const rc = want === 0 ? this.poller.remove(fd) : this.poller.modify(fd, want, fd);
+    if (rc < 0) {
+      // The fd was closed without _forgetFd (its owner's bug, not a reason to stop dispatching):
+      // forget it entirely, so a new fd with the same number starts clean.
+      this.poller.remove(fd);
+      this.fds.delete(fd);
+      return;
+    }
+    w.registered = want;
   }
 
   // ---- internal: running ----
@@ -477,11 +570,13 @@ export class Scheduler {
     if (this.draining || this.closed) return;
     const more = this.drain();
     if (more) {
+      // Still busy after a whole slice: wake the sleepers that are due now (a busy ready queue
+      // must not starve timers), and continue after Node has had its turn.
+      this.fireDue();
       if (!this.immediateScheduled) {
         this.immediateScheduled = true;
         setImmediate(this.immediateBound);
       }
-      return;
     }
     this.arm();
   }
@@ -491,19 +586,25 @@ export class Scheduler {
     const ready = this.ready;
     if (ready.length === 0) return false;
     this.draining = true;
+    // Another scheduler's coroutine may be running this one (a nested exclusive run()): put it
+    // back as the running coroutine afterwards.
+    const outer = running;
     const start = performance.now();
     let n = 0;
     try {
       for (;;) {
         const c = ready.shift();
-        if (c === undefined) return false;
+        if (c === undefined) {
+          ready.shrinkIfIdle();
+          return false;
+        }
         this.step(c);
         if ((++n & 255) === 0 && performance.now() - start >= this.slice) return ready.length > 0;
       }
     } finally {
       this.steps += n;
       this.draining = false;
-      setRunning(null);
+      setRunning(outer);
     }
   }
 
@@ -544,11 +645,10 @@ export class Scheduler {
       let result: unknown;
       if (y instanceof Suspend) {
         c._f = (c._f & ~3) | S_SUSPENDED;
-        c._op = y;
+        c._v = y;
         try {
           result = y._start(c);
         } catch (err) {
-          c._op = null;
           if ((c._f & F_TIMED) !== 0) this.untime(c);
           c._f = (c._f & ~3) | S_RUNNING | F_THROW;
           c._v = err;
@@ -558,7 +658,6 @@ export class Scheduler {
           setRunning(null);
           return;
         }
-        c._op = null;
         if ((c._f & F_TIMED) !== 0) this.untime(c);
         c._f = (c._f & ~3) | S_RUNNING;
       } else if (isThenable(y)) {
@@ -571,7 +670,7 @@ export class Scheduler {
           continue;
         }
         c._f = (c._f & ~3) | S_SUSPENDED;
-        c._op = PROMISE_WAIT;
+        c._v = PROMISE_WAIT;
         const seq = c._q;
         y.then(
           (value) => this._wake(c, seq, value, false),
@@ -617,7 +716,6 @@ export class Scheduler {
     c._f = f;
     c._v = value;
     c._g = null;
-    c._op = null;
     c._q = (c._q + 1) | 0;
     this.alive--;
     if ((f & F_DAEMON) === 0 && --this.aliveNonDaemon === 0) this.refsChanged();
@@ -668,7 +766,7 @@ export class Scheduler {
         continue;
       }
       c._f &= ~F_TIMED;
-      const op = c._op!;
+      const op = c._v as Suspend<unknown>;
       let value: unknown;
       let isError = false;
       try {
@@ -721,7 +819,8 @@ export class Scheduler {
     if (next >= this.armedAt && this.nodeTimer !== undefined) return;
     if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
     this.armedAt = next;
-    this.nodeTimer = setTimeout(this.timerBound, Math.max(1, Math.ceil(next - this.clock.now())));
+    // Node turns a delay above 2^31-1 ms into 1 ms: cap it, and re-arm when it fires early.
+    this.nodeTimer = setTimeout(this.timerBound, Math.min(MAX_DELAY, Math.max(1, Math.ceil(next - this.clock.now()))));
     if (this.aliveNonDaemon === 0) this.nodeTimer.unref();
   }
 

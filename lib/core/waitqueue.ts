@@ -16,15 +16,37 @@ const S_SUSPENDED = 2;
 export class WaitQueue {
   private ring = new Ring<unknown>(6);
 
+
   /** Entries, stale ones included. */
   get size(): number {
     return this.ring.length / 3;
   }
 
   push(c: Coro<unknown>, seq: number, payload: unknown): void {
+    // Waits that time out leave stale entries behind a live head; when the queue has doubled
+    // since the last sweep, drop them, so it stays proportional to the live waiters (amortised
+    // O(1) per push).
+    if (this.ring.length >= this.sweepAt) this.sweep();
     this.ring.push(c);
     this.ring.push(seq);
     this.ring.push(payload);
+  }
+
+  private sweepAt = 3 * 64;
+
+  private sweep(): void {
+    const old = this.ring;
+    const next = new Ring<unknown>(old.length);
+    for (let i = 0; i < old.length; i += 3) {
+      const c = old.at(i) as Coro<unknown>;
+      if ((c._f & 3) === S_SUSPENDED && c._q === old.at(i + 1)) {
+        next.push(c);
+        next.push(old.at(i + 1));
+        next.push(old.at(i + 2));
+      }
+    }
+    this.ring = next;
+    this.sweepAt = Math.max(3 * 64, 2 * next.length);
   }
 
   /**

@@ -53,7 +53,7 @@ export function deliverLocal(to: Coro<unknown>, msg: unknown): void {
   const f = to._f & 3;
   if (f === S_DONE) return;
   if (f === S_SUSPENDED) {
-    const op = to._op;
+    const op = to._v;
     if (op === RECEIVE_ANY) {
       to._s._wakeNow(to, msg, false);
       return;

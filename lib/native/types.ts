@@ -166,8 +166,11 @@ export interface NativeRing {
   write(token: number, fd: number, slot: number, off: number, len: number): number;
   /** Queues accept4(2) on a listening socket; the result is the new fd, non-blocking and close-on-exec. */
   accept(token: number, fd: number): number;
-  /** Queues connect(2) to the sockaddr in `addr[0, len)` (default: all of it), copied at once. */
-  connect(token: number, fd: number, addr: Uint8Array, len?: number): number;
+  /**
+   * Queues connect(2) of socket `fd` to `addr`, encoded by {@link NativeBinding.sockaddr} as for
+   * the socket calls (`-EINVAL` otherwise); the ring copies it, so the buffer can be reused at once.
+   */
+  connect(token: number, fd: number, addr: Uint8Array): number;
   /** Queues a one-shot readiness wait for `EV.READ`/`EV.WRITE`; the result is the `EV` bits seen. */
   poll(token: number, fd: number, events: number): number;
   /** Asks the kernel to cancel the operation with `token`: 0, or `-ENOENT` if none is in flight. */
@@ -223,6 +226,42 @@ export interface NativeRingConstructor {
   readonly modes: readonly RingMode[];
 }
 
+/** Socket constants of this platform (`AF_*`, `SOCK_*`, `SHUT_*`, option levels and names). */
+export interface SocketConstants {
+  /** Size of every address buffer (a sockaddr_storage). */
+  readonly ADDR_BYTES: number;
+  readonly AF_INET: number;
+  readonly AF_INET6: number;
+  readonly AF_UNIX: number;
+  readonly SOCK_STREAM: number;
+  readonly SOCK_DGRAM: number;
+  readonly SHUT_RD: number;
+  readonly SHUT_WR: number;
+  readonly SHUT_RDWR: number;
+  readonly SOL_SOCKET: number;
+  readonly SO_REUSEADDR: number;
+  /** Absent where the platform has no SO_REUSEPORT. */
+  readonly SO_REUSEPORT?: number;
+  readonly SO_KEEPALIVE: number;
+  readonly SO_RCVBUF: number;
+  readonly SO_SNDBUF: number;
+  readonly SO_ERROR: number;
+  readonly SO_BROADCAST: number;
+  readonly SO_TYPE: number;
+  readonly IPPROTO_TCP: number;
+  readonly TCP_NODELAY: number;
+  readonly TCP_KEEPIDLE?: number;
+  readonly TCP_KEEPINTVL?: number;
+  readonly TCP_KEEPCNT?: number;
+  readonly IPPROTO_IPV6: number;
+  readonly IPV6_V6ONLY: number;
+}
+
+/** A decoded socket address. */
+export type DecodedAddress =
+  | { readonly family: 4 | 6; readonly host: string; readonly port: number }
+  | { readonly family: 'unix'; readonly path: string };
+
 /** The whole native surface. */
 export interface NativeBinding {
   readonly Poller: NativePollerConstructor;
@@ -253,6 +292,34 @@ export interface NativeBinding {
   close(fd: number): number;
   /** A close-on-exec duplicate of `fd`. */
   dup(fd: number): number;
+  readonly sockets: SocketConstants;
+  /**
+   * Encodes a numeric address into `out` (`ADDR_BYTES` long) once, for bind/connect/sendto:
+   * `family` is `AF_INET`, `AF_INET6` (a `%scope` suffix allowed) or `AF_UNIX` (`host` is the path;
+   * a leading NUL names an abstract socket). 0, or -EINVAL for a host that is not a numeric
+   * address of that family.
+   */
+  sockaddr(out: Uint8Array, family: number, host: string, port?: number): number;
+  /** Reads back an address written by `sockaddr`, `recvfrom`, `getsockname` or `getpeername`. */
+  decodeAddress(addr: Uint8Array): DecodedAddress | number;
+  /** A non-blocking, close-on-exec socket: fd or -errno. */
+  socket(family: number, type: number): number;
+  bind(fd: number, addr: Uint8Array): number;
+  listen(fd: number, backlog: number): number;
+  /** A non-blocking, close-on-exec connection fd, or -errno (-EAGAIN: none pending). */
+  accept(fd: number): number;
+  /** 0, -EINPROGRESS (wait for WRITE, then read SO_ERROR) or -errno. */
+  connect(fd: number, addr: Uint8Array): number;
+  /** Sends a datagram to `addr`: bytes sent or -errno. */
+  sendto(fd: number, buf: Uint8Array, off: number, len: number, addr: Uint8Array): number;
+  /** Receives a datagram into `buf[off, off + len)` and its sender into `from`: bytes or -errno. */
+  recvfrom(fd: number, buf: Uint8Array, off: number, len: number, from: Uint8Array): number;
+  shutdown(fd: number, how: number): number;
+  setsockopt(fd: number, level: number, name: number, value: number): number;
+  /** The option's integer value, or -errno; `SO_ERROR` gives the pending error as a positive errno. */
+  getsockopt(fd: number, level: number, name: number): number;
+  getsockname(fd: number, out: Uint8Array): number;
+  getpeername(fd: number, out: Uint8Array): number;
   /** Symbolic errno values of this platform, e.g. `errno.EAGAIN`. */
   readonly errno: Readonly<Record<string, number>>;
   /** `"EAGAIN"` for `-EAGAIN` (either sign); `""` if unknown. */

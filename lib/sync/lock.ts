@@ -10,7 +10,14 @@ import { DeadlockError, NotOwnerError } from '../core/errors.js';
 import { PENDING, Suspend, running, type Op } from '../core/op.js';
 import { WaitQueue } from '../core/waitqueue.js';
 
-/** Counters of a lock. */
+/**
+ * Counters of a lock.
+ *
+ * @example
+ * ```ts
+ * if (lock.statistics().waiting > 10) console.warn('contended');
+ * ```
+ */
 export interface LockStatistics {
   locked: boolean;
   owner: Coro | undefined;

@@ -88,6 +88,24 @@ for (const b of backends()) {
         ]);
       });
 
+      it('fires timers while the ready queue stays busy', async () => {
+        const v = await runCoro(t.sched, function* () {
+          const t0 = performance.now();
+          const sleeper = spawn(function* () {
+            yield* sleep(10);
+            return performance.now() - t0;
+          });
+          const busy = spawn(function* () {
+            while (performance.now() - t0 < 150) yield* sleep(0);
+            return performance.now() - t0;
+          });
+          return [yield* sleeper.finish(), yield* busy.finish()];
+        });
+        expect(v[0]).to.be.at.least(9);
+        expect(v[0]).to.be.below(v[1]! - 20); // woke well before the busy coroutine let go
+        expect(v[1]).to.be.at.least(150);
+      });
+
       it('waits for pipe readiness', async () => {
         const [r, w] = pipePair();
         const v = await runCoro(t.sched, function* () {

@@ -30,6 +30,37 @@ const kind = (c: Completion) => c.flags & R.KIND_MASK;
 const byToken = (all: Completion[], token: number) => all.filter((c) => c.token === token);
 const userOnly = (all: Completion[]) => all.filter((c) => c.token !== R.TOKEN_WAKEUP);
 
+const S = native.sockets;
+/** Fds of the socket tests, closed after each test. */
+const tracked: number[] = [];
+function track(fd: number): number {
+  expect(fd, native.strerror(fd)).to.be.at.least(0);
+  tracked.push(fd);
+  return fd;
+}
+function closeTracked(fd?: number): void {
+  for (const f of fd === undefined ? tracked.splice(0) : tracked.splice(tracked.indexOf(fd), 1)) native.close(f);
+}
+function addr(family: number, host: string, port = 0): Uint8Array {
+  const out = new Uint8Array(S.ADDR_BYTES);
+  expect(native.sockaddr(out, family, host, port)).to.equal(0);
+  return out;
+}
+function nameOf(fd: number, peer = false) {
+  const out = new Uint8Array(S.ADDR_BYTES);
+  expect(peer ? native.getpeername(fd, out) : native.getsockname(fd, out)).to.equal(0);
+  return native.decodeAddress(out);
+}
+function listener(family: number, host: string): { fd: number; port: number } {
+  const fd = track(native.socket(family, S.SOCK_STREAM));
+  expect(native.setsockopt(fd, S.SOL_SOCKET, S.SO_REUSEADDR, 1)).to.equal(0);
+  expect(native.bind(fd, addr(family, host))).to.equal(0);
+  expect(native.listen(fd, 128)).to.equal(0);
+  const name = nameOf(fd);
+  if (typeof name === 'number' || name.family === 'unix') throw new Error('no name');
+  return { fd, port: name.port };
+}
+
 /** A ring in either mode with one way to wait for its next batch, like the poller Harness. */
 class RingHarness {
   readonly ring: NativeRing;
@@ -169,6 +200,7 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
     afterEach(() => {
       h.close();
       closeAll();
+      closeTracked();
     });
 
     it('recv on a socket pair: the bytes land at the slot offset, one completion with its kind', async () => {
@@ -483,6 +515,77 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
       expect(h.ring.wakeup()).to.equal(-E.EBADF!);
       expect(h.ring.wait(0)).to.equal(-E.EBADF!);
       expect(h.ring.fd).to.equal(-1);
+    });
+
+    for (const [family, host, label] of [
+      [S.AF_INET, '127.0.0.1', 'IPv4'],
+      [S.AF_INET6, '::1', 'IPv6'],
+    ] as const) {
+      it(`accept and connect over TCP ${label} (${host}), then data both ways`, async () => {
+        const l = listener(family, host);
+        const c = track(native.socket(family, S.SOCK_STREAM));
+        expect(h.ring.accept(1, l.fd)).to.equal(0);
+        expect(h.ring.connect(2, c, addr(family, host, l.port))).to.equal(0);
+        const got = await h.count(2);
+        const acc = byToken(got, 1)[0]!;
+        expect(byToken(got, 2)).to.deep.equal([{ token: 2, result: 0, flags: R.OP_CONNECT }]);
+        expect(kind(acc)).to.equal(R.OP_ACCEPT);
+        const a = track(acc.result);
+        expect(a, native.strerror(acc.result)).to.be.at.least(0);
+        // The accepted fd is the connection from c, and non-blocking: a read finds nothing yet.
+        expect(nameOf(a, true)).to.deep.equal(nameOf(c));
+        expect(native.read(a, Buffer.alloc(1), 0, 1)).to.equal(-E.EAGAIN!);
+        const ping = Buffer.from('ping over ' + label);
+        const pong = Buffer.alloc(64);
+        h.ring.register(0, ping);
+        h.ring.register(1, pong);
+        expect(h.ring.send(3, c, 0, 0, ping.length)).to.equal(0);
+        expect(h.ring.recv(4, a, 1, 0, 64)).to.equal(0);
+        const io = await h.count(2);
+        expect(byToken(io, 3)[0]!.result).to.equal(ping.length);
+        expect(byToken(io, 4)[0]!.result).to.equal(ping.length);
+        expect(pong.subarray(0, ping.length).toString()).to.equal(ping.toString());
+        expect(h.ring.send(5, a, 1, 0, 4)).to.equal(0);
+        expect(h.ring.recv(6, c, 1, 10, 4)).to.equal(0);
+        const back = await h.count(2);
+        expect(byToken(back, 6)[0]!.result).to.equal(4);
+        expect(pong.subarray(10, 14).toString()).to.equal('ping');
+      });
+
+      it(`reports a refused TCP ${label} connect as -ECONNREFUSED, and cancels a pending accept`, async () => {
+        // A port that was just ours and has no listener now.
+        const gone = listener(family, host);
+        closeTracked(gone.fd);
+        const c = track(native.socket(family, S.SOCK_STREAM));
+        expect(h.ring.connect(1, c, addr(family, host, gone.port))).to.equal(0);
+        expect(await h.count(1)).to.deep.equal([{ token: 1, result: -E.ECONNREFUSED!, flags: R.OP_CONNECT }]);
+        const l = listener(family, host);
+        expect(h.ring.accept(2, l.fd)).to.equal(0);
+        expect(userOnly(await h.next(60))).to.deep.equal([]);
+        expect(h.ring.cancel(2)).to.equal(0);
+        expect(await h.count(1)).to.deep.equal([
+          { token: 2, result: -E.ECANCELED!, flags: R.OP_ACCEPT | R.CANCEL_REQUESTED },
+        ]);
+      });
+    }
+
+    it('many accepts in flight on one listener each get their own connection', async () => {
+      const l = listener(S.AF_INET, '127.0.0.1');
+      const n = 40;
+      for (let i = 0; i < n; i++) expect(h.ring.accept(i, l.fd)).to.equal(0);
+      const to = addr(S.AF_INET, '127.0.0.1', l.port);
+      for (let i = 0; i < n; i++) {
+        const c = track(native.socket(S.AF_INET, S.SOCK_STREAM));
+        expect(h.ring.connect(100 + i, c, to)).to.equal(0);
+      }
+      const got = await h.count(2 * n, 5000);
+      const accepted = got.filter((c) => kind(c) === R.OP_ACCEPT);
+      const connects = got.filter((c) => kind(c) === R.OP_CONNECT);
+      expect(connects.every((c) => c.result === 0)).to.equal(true);
+      expect(accepted).to.have.length(n);
+      const newFds = accepted.map((c) => track(c.result));
+      expect(new Set(newFds).size).to.equal(n);
+      expect(new Set(accepted.map((c) => c.token)).size).to.equal(n);
     });
 
     if (mode === 'exclusive') {

@@ -162,6 +162,24 @@ describe('sync/lock', () => {
       expect(lock.locked).to.equal(false);
     });
 
+    it('timed-out waiters do not pile up in the wait queue', async () => {
+      const lock = new Lock();
+      const v = await runCoro(t.sched, function* () {
+        yield* lock.acquire();
+        const loser = spawn(function* () {
+          let fails = 0;
+          for (let i = 0; i < 2000; i++) if (!(yield* lock.acquire(1))) fails++;
+          return fails;
+        });
+        const fails = yield* loser.finish();
+        const queued = (lock as unknown as { _waiters: { size: number } })._waiters.size;
+        lock.release();
+        return [fails, queued];
+      });
+      expect(v[0]).to.equal(2000);
+      expect(v[1]).to.be.below(200);
+    });
+
     it('rejects a negative timeout', () => {
       expect(() => new Lock().acquire(-1)).to.throw(RangeError);
     });

@@ -1,0 +1,845 @@
+/**
+ * `AsyncSocket`: TCP (IPv4 and IPv6), UDP and Unix domain sockets whose every waiting call is an
+ * {@link Op} used with `yield*` inside a coroutine.
+ *
+ * Each call tries the system call first and waits for readiness only when the kernel says
+ * EAGAIN; a wait suspends just the calling coroutine. One coroutine may read and another write at
+ * the same time (full duplex), but two may not read (or write) at once. Per-operation timeouts end
+ * with a {@link TimeoutError}; nothing received is lost to a timeout: bytes that an exact-size
+ * read had already taken stay buffered in the socket for the next read.
+ *
+ * @module
+ */
+import { lookup } from 'node:dns/promises';
+import { isIP } from 'node:net';
+import { native } from '../native/binding.js';
+import type { DecodedAddress } from '../native/types.js';
+import { EV } from '../core/poller.js';
+import { PENDING, Suspend, running, type Op } from '../core/op.js';
+import type { Coro } from '../core/coro.js';
+import type { Scheduler } from '../core/scheduler.js';
+import { NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
+import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
+
+const K = native.sockets;
+const EAGAIN = native.errno['EAGAIN']!;
+const EINPROGRESS = native.errno['EINPROGRESS']!;
+
+/** An internet address as Node writes it; `host` may be a name, resolved without blocking. */
+export interface InetAddress {
+  readonly host: string;
+  readonly port: number;
+}
+
+/** What `bind`, `connect` and `sendto` take: an internet address, or a Unix socket path. */
+export type Address = InetAddress | string;
+
+/** The kinds of socket. */
+export type SocketKind = 'tcp' | 'udp' | 'unix' | 'unix-dgram';
+
+/** Options of the constructors. */
+export interface SocketOptions {
+  /** 4 or 6 for TCP and UDP; default: the family of the first address bound or connected to. */
+  readonly family?: 4 | 6;
+  /** The largest frame `recvMsg` accepts and `sendMsg` sends; default 64 MiB. */
+  readonly maxMessageSize?: number;
+}
+
+/** Options of the Unix constructor. */
+export interface UnixSocketOptions {
+  /** `'stream'` (default) or `'dgram'`. */
+  readonly type?: 'stream' | 'dgram';
+  readonly maxMessageSize?: number;
+}
+
+/** Per-operation options. */
+export interface OpOptions {
+  /** Milliseconds before the operation ends with a {@link TimeoutError}. */
+  readonly timeout?: number;
+}
+
+/** A datagram and where it came from. */
+export interface Datagram {
+  readonly data: Buffer;
+  readonly address: DecodedAddress;
+}
+
+/** Counters of one socket. */
+export interface SocketStatistics {
+  readonly bytesReceived: number;
+  readonly bytesSent: number;
+  /** Times a call found the kernel not ready (EAGAIN) and waited. */
+  readonly waits: number;
+}
+
+/**
+ * `sendall` or `sendMsg` ran out of time after sending part of the data. `bytesSent` says how
+ * much went out; the stream cannot take the rest back, so usually the socket is closed next.
+ */
+export class SendTimeoutError extends TimeoutError {
+  readonly bytesSent: number;
+  constructor(what: string, timeout: number, bytesSent: number) {
+    super(what, timeout);
+    this.bytesSent = bytesSent;
+  }
+}
+
+const SCRATCH = 65536;
+
+/**
+ * One receive buffer for every socket of this thread: `recv` and `recvfrom` read into it and copy
+ * out the bytes that arrived before anything can suspend, so sharing it is safe, and an idle
+ * connection costs no buffer at all.
+ */
+let shared: Buffer | undefined;
+function scratch(): Buffer {
+  return (shared ??= Buffer.allocUnsafeSlow(SCRATCH));
+}
+const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The wait of one socket in one direction. Each socket has two, made once, so waiting allocates
+ * nothing; since one coroutine at a time reads (and one writes), they are never shared.
+ */
+class SocketWait extends Suspend<number> {
+  fd = -1;
+  timeout: number | undefined = undefined;
+  what = '';
+  waiter: Coro<unknown> | null = null;
+  constructor(readonly dir: number) {
+    super();
+  }
+  /** The scheduler the socket's fd is registered with (persistently, from its first wait). */
+  sched: Scheduler | null = null;
+  _start(c: Coro<unknown>): unknown {
+    // Every socket call waits only after its system call said EAGAIN, which is what a persistent
+    // (edge-triggered on epoll) registration needs.
+    c._s._watchFd(c, this.fd, this.dir, true);
+    this.sched = c._s;
+    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    this.waiter = c;
+    return PENDING;
+  }
+  override _timeout(): unknown {
+    throw new TimeoutError(this.what, this.timeout!);
+  }
+  override _cancel(c: Coro<unknown>): void {
+    c._s._unwatchFd(c, this.fd);
+  }
+}
+
+function checkSize(n: number, what: string): void {
+  if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`${what}: size must be an integer from 0 to 2^31-1, got ${n}`);
+}
+
+function checkOpts(opts: OpOptions | undefined): number | undefined {
+  const t = opts?.timeout;
+  if (t !== undefined && (typeof t !== 'number' || !(t >= 0))) throw new RangeError(`timeout must be a number >= 0, got ${String(t)}`);
+  return t;
+}
+
+function asBuffer(data: Uint8Array | string, what: string): Uint8Array {
+  if (typeof data === 'string') return Buffer.from(data);
+  if (data instanceof Uint8Array) return data;
+  throw new TypeError(`${what}: data must be a Buffer, Uint8Array or string`);
+}
+
+function clockNow(): number {
+  const c = running;
+  if (c === null) throw new NotInCoroError('a socket operation');
+  return c._s.clock.now();
+}
+
+/**
+ * An asynchronous socket.
+ *
+ * @example
+ * ```ts
+ * spawn(function* () {
+ *   const server = AsyncSocket.tcp();
+ *   yield* server.bind({ host: '127.0.0.1', port: 0 });
+ *   server.listen();
+ *   for (;;) {
+ *     const conn = yield* server.accept();
+ *     spawn(function* () {
+ *       const data = yield* conn.recvall(4);
+ *       yield* conn.sendall(data);
+ *       conn.close();
+ *     });
+ *   }
+ * });
+ * ```
+ */
+export class AsyncSocket {
+  /** The kind of socket. */
+  readonly kind: SocketKind;
+  /** The largest frame `recvMsg` accepts and `sendMsg` sends. */
+  readonly maxMessageSize: number;
+  private _fd: number;
+  private family: 4 | 6 | 'unix' | undefined;
+  private closed = false;
+  private readonly rop = new SocketWait(EV.READ);
+  private readonly wop = new SocketWait(EV.WRITE);
+  private pushback: Buffer | undefined;
+  private addrBuf: Uint8Array | undefined;
+  private lastTo: { key: string; addr: Uint8Array } | undefined;
+  private pendingOptions: [number, number, number][] | undefined;
+  /**
+   * The scheduler's read-event count for this fd when a read came back short (the kernel's
+   * buffer was then empty), or -1. While the count has not moved, the next read waits without
+   * first making a read that would only say EAGAIN.
+   */
+  private drainedAt = -1;
+  private received = 0;
+  private sent = 0;
+  private waits = 0;
+
+  private constructor(kind: SocketKind, fd: number, family: 4 | 6 | 'unix' | undefined, maxMessageSize: number | undefined) {
+    this.kind = kind;
+    this._fd = fd;
+    this.family = family;
+    const max = maxMessageSize ?? DEFAULT_MAX_MESSAGE;
+    if (!Number.isInteger(max) || max < 1 || max > 0x7fffffff) throw new RangeError(`maxMessageSize must be an integer from 1 to 2^31-1, got ${max}`);
+    this.maxMessageSize = max;
+  }
+
+  /** A TCP socket; its family comes from `options.family` or from the first address it uses. */
+  static tcp(options: SocketOptions = {}): AsyncSocket {
+    return AsyncSocket.inet('tcp', options);
+  }
+
+  /** A UDP socket; its family comes from `options.family` or from the first address it uses. */
+  static udp(options: SocketOptions = {}): AsyncSocket {
+    return AsyncSocket.inet('udp', options);
+  }
+
+  /** A Unix domain socket, stream (default) or datagram. */
+  static unix(options: UnixSocketOptions = {}): AsyncSocket {
+    const type = options.type ?? 'stream';
+    if (type !== 'stream' && type !== 'dgram') throw new TypeError(`type must be 'stream' or 'dgram', got ${String(type)}`);
+    const s = new AsyncSocket(type === 'stream' ? 'unix' : 'unix-dgram', -1, 'unix', options.maxMessageSize);
+    s.open();
+    return s;
+  }
+
+  /**
+   * Wraps a socket fd someone else opened (for example one inherited from a parent process). It is
+   * made non-blocking, and from now on belongs to the AsyncSocket, which closes it.
+   */
+  static fromFd(fd: number, kind: SocketKind, options: { maxMessageSize?: number } = {}): AsyncSocket {
+    if (!Number.isInteger(fd) || fd < 0) throw new RangeError(`fd must be an integer >= 0, got ${fd}`);
+    const type = native.getsockopt(fd, K.SOL_SOCKET, K.SO_TYPE);
+    if (type < 0) throw new SystemError('getsockopt(SO_TYPE)', type);
+    const stream = kind === 'tcp' || kind === 'unix';
+    if ((type === K.SOCK_STREAM) !== stream) throw new TypeError(`fd ${fd} is not a ${stream ? 'stream' : 'datagram'} socket`);
+    const rc = native.setNonBlocking(fd, true);
+    if (rc < 0) throw new SystemError('fcntl(O_NONBLOCK)', rc);
+    const s = new AsyncSocket(kind, fd, undefined, options.maxMessageSize);
+    const name = s.localAddress;
+    s.family = name.family;
+    return s;
+  }
+
+  private static inet(kind: 'tcp' | 'udp', options: SocketOptions): AsyncSocket {
+    const family = options.family;
+    if (family !== undefined && family !== 4 && family !== 6) throw new RangeError(`family must be 4 or 6, got ${String(family)}`);
+    const s = new AsyncSocket(kind, -1, family, options.maxMessageSize);
+    if (family !== undefined) s.open();
+    return s;
+  }
+
+  /** The socket's fd, or -1 before it is created (TCP/UDP without a family) and after close. */
+  get fd(): number {
+    return this._fd;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  // ---- creation and addresses ----
+
+  private open(): void {
+    const af = this.family === 4 ? K.AF_INET : this.family === 6 ? K.AF_INET6 : K.AF_UNIX;
+    const type = this.kind === 'tcp' || this.kind === 'unix' ? K.SOCK_STREAM : K.SOCK_DGRAM;
+    const fd = native.socket(af, type);
+    if (fd < 0) throw new SystemError('socket', fd);
+    this._fd = fd;
+    const pending = this.pendingOptions;
+    this.pendingOptions = undefined;
+    if (pending !== undefined) for (const [level, name, value] of pending) this.setOption(level, name, value);
+  }
+
+  private fdFor(what: string): number {
+    if (this.closed) throw new SocketClosedError(what);
+    if (this._fd < 0) throw new SocketClosedError(`${what} (the socket has no address family yet: bind or connect it first)`);
+    return this._fd;
+  }
+
+  /** Encodes `addr` for this socket, resolving a host name without blocking the thread. */
+  private *encode(addr: Address, what: string): Generator<unknown, Uint8Array, unknown> {
+    const out = new Uint8Array(K.ADDR_BYTES);
+    if (typeof addr === 'string') {
+      if (this.family !== 'unix') throw new AddressError(`${what}: a path is an address for Unix sockets only`);
+      const rc = native.sockaddr(out, K.AF_UNIX, addr);
+      if (rc < 0) throw new AddressError(`${what}: bad Unix socket path ${JSON.stringify(addr)} (empty, or longer than 107 bytes)`);
+      return out;
+    }
+    if (addr === null || typeof addr !== 'object' || typeof addr.host !== 'string') {
+      throw new AddressError(`${what}: an address is { host, port } or a Unix socket path`);
+    }
+    if (this.family === 'unix') throw new AddressError(`${what}: a Unix socket takes a path, not { host, port }`);
+    const port = addr.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new AddressError(`${what}: port must be an integer from 0 to 65535, got ${String(port)}`);
+    let host = addr.host === '' ? (this.family === 6 ? '::' : '0.0.0.0') : addr.host;
+    let ip = isIP(host.replace(/%.*$/, ''));
+    if (ip === 0 && host === 'localhost') {
+      // RFC 6761: localhost is the loopback address; no resolver needed.
+      host = this.family === 6 ? '::1' : '127.0.0.1';
+      ip = this.family === 6 ? 6 : 4;
+    }
+    if (ip === 0) {
+      const family = this.family === 4 || this.family === 6 ? this.family : 0;
+      let found: { address: string; family: number };
+      try {
+        found = (yield lookup(host, { family })) as { address: string; family: number };
+      } catch (e) {
+        throw new AddressError(`${what}: cannot resolve ${JSON.stringify(host)}: ${(e as Error).message}`);
+      }
+      host = found.address;
+      ip = found.family;
+    }
+    if (this.family === undefined) {
+      this.family = ip === 6 ? 6 : 4;
+      this.open();
+    } else if (this.family !== ip) {
+      throw new AddressError(`${what}: ${host} is an IPv${ip} address but the socket is IPv${this.family}`);
+    }
+    const rc = native.sockaddr(out, ip === 6 ? K.AF_INET6 : K.AF_INET, host, port);
+    if (rc < 0) throw new AddressError(`${what}: bad address ${host}`);
+    return out;
+  }
+
+  /** The address this socket is bound to. */
+  get localAddress(): DecodedAddress {
+    return this.name(false);
+  }
+
+  /** The address of the peer this socket is connected to. */
+  get remoteAddress(): DecodedAddress {
+    return this.name(true);
+  }
+
+  private name(peer: boolean): DecodedAddress {
+    const fd = this.fdFor(peer ? 'remoteAddress' : 'localAddress');
+    const out = (this.addrBuf ??= new Uint8Array(K.ADDR_BYTES));
+    const rc = peer ? native.getpeername(fd, out) : native.getsockname(fd, out);
+    if (rc < 0) throw new SystemError(peer ? 'getpeername' : 'getsockname', rc);
+    const a = native.decodeAddress(out);
+    if (typeof a === 'number') throw new SystemError('decode address', a);
+    return a;
+  }
+
+  // ---- the waits ----
+
+  /** Waits for readiness in one direction, within the deadline of the whole operation. */
+  private wait(op: SocketWait, deadline: number | undefined, what: string): Op<number> {
+    op.fd = this._fd;
+    op.what = what;
+    if (deadline === undefined) op.timeout = undefined;
+    else {
+      const left = deadline - clockNow();
+      op.timeout = left > 0 ? left : 0;
+    }
+    this.waits++;
+    return op;
+  }
+
+  /** After a stream read of `got` of `asked` bytes: remember a short read (see drainedAt). */
+  private noteRead(got: number, asked: number): void {
+    const sched = this.rop.sched;
+    this.drainedAt = got < asked && sched !== null ? sched._readEvents(this._fd) : -1;
+  }
+
+  /** Whether the kernel's buffer is known to be empty, so a read now would only say EAGAIN. */
+  private knownEmpty(): boolean {
+    if (this.drainedAt < 0) return false;
+    const sched = this.rop.sched;
+    if (sched !== null && sched._readEvents(this._fd) === this.drainedAt) return true;
+    this.drainedAt = -1;
+    return false;
+  }
+
+  /** After a wait: the socket may have been closed meanwhile. */
+  private afterWait(op: SocketWait, what: string): void {
+    op.waiter = null;
+    if (this.closed) throw new SocketClosedError(what);
+  }
+
+  private deadline(timeout: number | undefined): number | undefined {
+    return timeout === undefined ? undefined : clockNow() + timeout;
+  }
+
+  // ---- connections ----
+
+  /**
+   * Binds to a local address: `{ host, port }` (`host: ''` for every address of the family, port
+   * 0 for any free port) or a Unix socket path.
+   */
+  *bind(addr: Address): Generator<unknown, void, unknown> {
+    const sa = yield* this.encode(addr, 'bind');
+    const rc = native.bind(this.fdFor('bind'), sa);
+    if (rc < 0) throw new SystemError('bind', rc);
+  }
+
+  /** Starts accepting connections (stream sockets). Returns the socket. */
+  listen(backlog = 511): this {
+    if (!Number.isInteger(backlog) || backlog < 0) throw new RangeError(`backlog must be an integer >= 0, got ${backlog}`);
+    const rc = native.listen(this.fdFor('listen'), backlog);
+    if (rc < 0) throw new SystemError('listen', rc);
+    return this;
+  }
+
+  /** Waits for a connection and returns it as a new AsyncSocket. */
+  *accept(opts?: OpOptions): Generator<unknown, AsyncSocket, unknown> {
+    const deadline = this.deadline(checkOpts(opts));
+    for (;;) {
+      const fd = native.accept(this.fdFor('accept'));
+      if (fd >= 0) {
+        const s = new AsyncSocket(this.kind, fd, this.family, this.maxMessageSize);
+        return s;
+      }
+      if (fd !== -EAGAIN) throw new SystemError('accept', fd);
+      yield* this.wait(this.rop, deadline, 'accept');
+      this.afterWait(this.rop, 'accept');
+    }
+  }
+
+  /**
+   * Connects to `addr`; a host name is resolved first. A refused connection is a SystemError with
+   * code `'ECONNREFUSED'`. After a timeout the socket is in an unknown state: close it.
+   */
+  *connect(addr: Address, opts?: OpOptions): Generator<unknown, void, unknown> {
+    const deadline = this.deadline(checkOpts(opts));
+    const sa = yield* this.encode(addr, 'connect');
+    const fd = this.fdFor('connect');
+    const rc = native.connect(fd, sa);
+    if (rc === 0) return;
+    // A Unix stream socket whose listener's backlog is full says EAGAIN: wait and try again.
+    if (rc === -EAGAIN && this.family === 'unix') {
+      for (;;) {
+        yield* this.wait(this.wop, deadline, 'connect');
+        this.afterWait(this.wop, 'connect');
+        const again = native.connect(fd, sa);
+        if (again === 0) return;
+        if (again !== -EAGAIN) throw new SystemError('connect', again);
+      }
+    }
+    if (rc !== -EINPROGRESS) throw new SystemError('connect', rc);
+    yield* this.wait(this.wop, deadline, 'connect');
+    this.afterWait(this.wop, 'connect');
+    const err = native.getsockopt(fd, K.SOL_SOCKET, K.SO_ERROR);
+    if (err !== 0) throw new SystemError('connect', err < 0 ? err : -err);
+  }
+
+  // ---- stream reads ----
+
+  private take(n: number): Buffer {
+    const p = this.pushback!;
+    if (p.length <= n) {
+      this.pushback = undefined;
+      return p;
+    }
+    this.pushback = p.subarray(n);
+    return p.subarray(0, n);
+  }
+
+  /**
+   * Receives up to `n` bytes: what is there (at least one byte), or an empty Buffer at the end of
+   * the stream (or a zero-length datagram).
+   */
+  *recv(n: number, opts?: OpOptions): Generator<unknown, Buffer, unknown> {
+    checkSize(n, 'recv');
+    const timeout = checkOpts(opts);
+    if (this.pushback !== undefined && n > 0) return this.take(n);
+    let deadline: number | undefined;
+    let first = true;
+    for (;;) {
+      const fd = this.fdFor('recv');
+      let got: number;
+      let into: Buffer;
+      if (n <= SCRATCH) into = scratch();
+      else into = Buffer.allocUnsafe(n);
+      got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
+      if (got >= 0) {
+        this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, n);
+        if (got === 0) return EMPTY;
+        return into === shared ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
+      }
+      if (got !== -EAGAIN) throw new SystemError('recv', got);
+      this.drainedAt = -1;
+      if (first) {
+        deadline = this.deadline(timeout);
+        first = false;
+      }
+      yield* this.wait(this.rop, deadline, 'recv');
+      this.afterWait(this.rop, 'recv');
+    }
+  }
+
+  /**
+   * Receives into `buf[offset, offset + length)` without allocating: the number of bytes read, 0
+   * at the end of the stream.
+   */
+  *recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset, opts?: OpOptions): Generator<unknown, number, unknown> {
+    if (!(buf instanceof Uint8Array)) throw new TypeError('recvInto: buf must be a Buffer or Uint8Array');
+    if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > buf.length) {
+      throw new RangeError(`recvInto: [${offset}, ${offset + length}) is outside the buffer of ${buf.length} bytes`);
+    }
+    const timeout = checkOpts(opts);
+    if (this.pushback !== undefined && length > 0) {
+      const p = this.take(length);
+      buf.set(p, offset);
+      return p.length;
+    }
+    let deadline: number | undefined;
+    let first = true;
+    for (;;) {
+      const fd = this.fdFor('recvInto');
+      const got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
+      if (got >= 0) {
+        this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, length);
+        return got;
+      }
+      if (got !== -EAGAIN) throw new SystemError('recv', got);
+      this.drainedAt = -1;
+      if (first) {
+        deadline = this.deadline(timeout);
+        first = false;
+      }
+      yield* this.wait(this.rop, deadline, 'recvInto');
+      this.afterWait(this.rop, 'recvInto');
+    }
+  }
+
+  /** Reads exactly `n` bytes into a new buffer; on timeout what arrived stays buffered. */
+  private *readExact(n: number, deadline: number | undefined, what: string, prefix?: Buffer): Generator<unknown, Buffer, unknown> {
+    const out = Buffer.allocUnsafe(n);
+    let off = 0;
+    if (this.pushback !== undefined && n > 0) {
+      const p = this.take(n);
+      out.set(p, 0);
+      off = p.length;
+    }
+    while (off < n) {
+      const fd = this.fdFor(what);
+      const got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
+      if (got > 0) {
+        off += got;
+        this.received += got;
+        this.noteRead(got, n - (off - got));
+        continue;
+      }
+      this.drainedAt = -1;
+      if (got === 0) {
+        const partial = out.subarray(0, off);
+        throw new EOFError(what, prefix !== undefined ? Buffer.concat([prefix, partial]) : partial, n + (prefix?.length ?? 0));
+      }
+      if (got !== -EAGAIN) throw new SystemError('recv', got);
+      try {
+        yield* this.wait(this.rop, deadline, what);
+      } catch (e) {
+        if (e instanceof TimeoutError && !this.closed) {
+          // Keep what was read (and the frame header, for recvMsg) for the next read.
+          const kept = out.subarray(0, off);
+          const before = prefix !== undefined ? Buffer.concat([prefix, kept]) : Buffer.from(kept);
+          this.pushback = this.pushback !== undefined ? Buffer.concat([before, this.pushback]) : before.length > 0 ? before : undefined;
+        }
+        throw e;
+      }
+      this.afterWait(this.rop, what);
+    }
+    return out;
+  }
+
+  /**
+   * Receives exactly `n` bytes. An end of stream first is an {@link EOFError} holding the bytes
+   * that did arrive; a timeout keeps them buffered for the next read.
+   */
+  *recvall(n: number, opts?: OpOptions): Generator<unknown, Buffer, unknown> {
+    checkSize(n, 'recvall');
+    const deadline = this.deadline(checkOpts(opts));
+    return yield* this.readExact(n, deadline, 'recvall');
+  }
+
+  /**
+   * Receives one message framed by a 4-byte big-endian length. A frame larger than
+   * `maxMessageSize` closes the socket (the stream cannot be resynchronised) and throws
+   * {@link MessageTooLargeError}; a stream that ends inside a frame throws {@link EOFError}.
+   */
+  *recvMsg(opts?: OpOptions): Generator<unknown, Buffer, unknown> {
+    const deadline = this.deadline(checkOpts(opts));
+    const header = yield* this.readExact(4, deadline, 'recvMsg');
+    const size = header.readUInt32BE(0);
+    if (size > this.maxMessageSize) {
+      this.close();
+      throw new MessageTooLargeError(size, this.maxMessageSize);
+    }
+    if (size === 0) return EMPTY;
+    return yield* this.readExact(size, deadline, 'recvMsg', header);
+  }
+
+  // ---- stream writes ----
+
+  /** Sends what the kernel takes now (at least one byte, waiting for that if needed): the count sent. */
+  *send(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, number, unknown> {
+    const buf = asBuffer(data, 'send');
+    const timeout = checkOpts(opts);
+    if (buf.length === 0) return 0;
+    let deadline: number | undefined;
+    let first = true;
+    for (;;) {
+      const n = native.write(this.fdFor('send'), buf, 0, buf.length);
+      if (n >= 0) {
+        this.sent += n;
+        return n;
+      }
+      if (n !== -EAGAIN) throw new SystemError('send', n);
+      if (first) {
+        deadline = this.deadline(timeout);
+        first = false;
+      }
+      yield* this.wait(this.wop, deadline, 'send');
+      this.afterWait(this.wop, 'send');
+    }
+  }
+
+  private *writeAll(buf: Uint8Array, deadline: number | undefined, what: string, base = 0): Generator<unknown, void, unknown> {
+    let off = 0;
+    while (off < buf.length) {
+      const n = native.write(this.fdFor(what), buf, off, buf.length - off);
+      if (n >= 0) {
+        off += n;
+        this.sent += n;
+        continue;
+      }
+      if (n !== -EAGAIN) throw new SystemError('send', n);
+      try {
+        yield* this.wait(this.wop, deadline, what);
+      } catch (e) {
+        if (e instanceof TimeoutError) throw new SendTimeoutError(what, e.timeout, base + off);
+        throw e;
+      }
+      this.afterWait(this.wop, what);
+    }
+  }
+
+  /** Sends all of `data`; on timeout a {@link SendTimeoutError} says how much went out. */
+  *sendall(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
+    const buf = asBuffer(data, 'sendall');
+    const deadline = this.deadline(checkOpts(opts));
+    yield* this.writeAll(buf, deadline, 'sendall');
+  }
+
+  /** Sends `data` as one message framed by a 4-byte big-endian length (see {@link recvMsg}). */
+  *sendMsg(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
+    const buf = asBuffer(data, 'sendMsg');
+    if (buf.length > this.maxMessageSize) throw new MessageTooLargeError(buf.length, this.maxMessageSize);
+    const deadline = this.deadline(checkOpts(opts));
+    if (buf.length <= 16384) {
+      // Small frames go out in one system call.
+      const frame = Buffer.allocUnsafe(4 + buf.length);
+      frame.writeUInt32BE(buf.length, 0);
+      frame.set(buf, 4);
+      yield* this.writeAll(frame, deadline, 'sendMsg');
+      return;
+    }
+    const header = Buffer.allocUnsafe(4);
+    header.writeUInt32BE(buf.length, 0);
+    yield* this.writeAll(header, deadline, 'sendMsg');
+    yield* this.writeAll(buf, deadline, 'sendMsg', 4);
+  }
+
+  // ---- datagrams ----
+
+  /** Receives one datagram of at most `n` bytes (the rest of a longer one is dropped by the kernel). */
+  *recvfrom(n: number, opts?: OpOptions): Generator<unknown, Datagram, unknown> {
+    checkSize(n, 'recvfrom');
+    const timeout = checkOpts(opts);
+    const from = new Uint8Array(K.ADDR_BYTES);
+    let deadline: number | undefined;
+    let first = true;
+    for (;;) {
+      const into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
+      const got = native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
+      if (got >= 0) {
+        this.received += got;
+        const address = native.decodeAddress(from);
+        const data = into === shared ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
+        return { data, address: typeof address === 'number' ? { family: 'unix', path: '' } : address };
+      }
+      if (got !== -EAGAIN) throw new SystemError('recvfrom', got);
+      if (first) {
+        deadline = this.deadline(timeout);
+        first = false;
+      }
+      yield* this.wait(this.rop, deadline, 'recvfrom');
+      this.afterWait(this.rop, 'recvfrom');
+    }
+  }
+
+  /** Sends one datagram to `addr`; the encoded address is kept for the next datagram to it. */
+  *sendto(data: Uint8Array | string, addr: Address, opts?: OpOptions): Generator<unknown, number, unknown> {
+    const buf = asBuffer(data, 'sendto');
+    const timeout = checkOpts(opts);
+    const key = typeof addr === 'string' ? addr : `${addr?.host}\u0000${addr?.port}`;
+    let sa: Uint8Array;
+    if (this.lastTo !== undefined && this.lastTo.key === key) sa = this.lastTo.addr;
+    else {
+      sa = yield* this.encode(addr, 'sendto');
+      this.lastTo = { key, addr: sa };
+    }
+    let deadline: number | undefined;
+    let first = true;
+    for (;;) {
+      const n = native.sendto(this.fdFor('sendto'), buf, 0, buf.length, sa);
+      if (n >= 0) {
+        this.sent += n;
+        return n;
+      }
+      if (n !== -EAGAIN) throw new SystemError('sendto', n);
+      if (first) {
+        deadline = this.deadline(timeout);
+        first = false;
+      }
+      yield* this.wait(this.wop, deadline, 'sendto');
+      this.afterWait(this.wop, 'sendto');
+    }
+  }
+
+  // ---- ending ----
+
+  /** Shuts down reading, writing (the default: the peer reads EOF) or both. */
+  shutdown(how: 'read' | 'write' | 'both' = 'write'): void {
+    const h = how === 'read' ? K.SHUT_RD : how === 'write' ? K.SHUT_WR : how === 'both' ? K.SHUT_RDWR : -1;
+    if (h < 0) throw new TypeError(`shutdown: how must be 'read', 'write' or 'both', got ${String(how)}`);
+    const rc = native.shutdown(this.fdFor('shutdown'), h);
+    if (rc < 0) throw new SystemError('shutdown', rc);
+  }
+
+  /**
+   * Closes the socket. A coroutine waiting in an operation on it gets a {@link SocketClosedError};
+   * the fd leaves its poller before it is closed. Idempotent.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const op of [this.rop, this.wop]) {
+      const c = op.waiter;
+      op.waiter = null;
+      // Only a coroutine still suspended in this very wait: one already woken learns of the
+      // close when it runs (afterWait), and must not get an error at some later suspension.
+      if (c !== null && c._pendingOp() === op) c.throw(new SocketClosedError(op.what));
+    }
+    const fd = this._fd;
+    this._fd = -1;
+    this.pushback = undefined;
+    if (fd >= 0) {
+      // The fd leaves its poller before it is closed, so its number can be reused at once.
+      for (const op of [this.rop, this.wop]) {
+        if (op.sched !== null) op.sched._forgetFd(fd);
+        op.sched = null;
+      }
+      native.close(fd);
+    }
+  }
+
+  // ---- options ----
+
+  private setOption(level: number, name: number, value: number): void {
+    if (this._fd < 0) {
+      if (this.closed) throw new SocketClosedError('setsockopt');
+      (this.pendingOptions ??= []).push([level, name, value]);
+      return;
+    }
+    const rc = native.setsockopt(this._fd, level, name, value);
+    if (rc < 0) throw new SystemError('setsockopt', rc);
+  }
+
+  private getOption(level: number, name: number): number {
+    const rc = native.getsockopt(this.fdFor('getsockopt'), level, name);
+    if (rc < 0) throw new SystemError('getsockopt', rc);
+    return rc;
+  }
+
+  /** TCP_NODELAY: send small writes at once instead of coalescing them (Nagle). */
+  setNoDelay(on = true): this {
+    this.setOption(K.IPPROTO_TCP, K.TCP_NODELAY, on ? 1 : 0);
+    return this;
+  }
+
+  /** SO_REUSEADDR: bind a port still in TIME_WAIT. */
+  setReuseAddress(on = true): this {
+    this.setOption(K.SOL_SOCKET, K.SO_REUSEADDR, on ? 1 : 0);
+    return this;
+  }
+
+  /** SO_REUSEPORT: several sockets bound to one port share its connections. */
+  setReusePort(on = true): this {
+    if (K.SO_REUSEPORT === undefined) throw new SystemError('setsockopt(SO_REUSEPORT)', -(native.errno['EOPNOTSUPP'] ?? 95));
+    this.setOption(K.SOL_SOCKET, K.SO_REUSEPORT, on ? 1 : 0);
+    return this;
+  }
+
+  /** SO_KEEPALIVE, and where the platform has it the idle time before the first probe. */
+  setKeepAlive(on = true, idleMs?: number): this {
+    this.setOption(K.SOL_SOCKET, K.SO_KEEPALIVE, on ? 1 : 0);
+    if (on && idleMs !== undefined) {
+      if (!Number.isInteger(idleMs) || idleMs < 1000) throw new RangeError(`idleMs must be an integer >= 1000, got ${idleMs}`);
+      if (K.TCP_KEEPIDLE !== undefined) this.setOption(K.IPPROTO_TCP, K.TCP_KEEPIDLE, Math.floor(idleMs / 1000));
+    }
+    return this;
+  }
+
+  /** SO_BROADCAST, for UDP. */
+  setBroadcast(on = true): this {
+    this.setOption(K.SOL_SOCKET, K.SO_BROADCAST, on ? 1 : 0);
+    return this;
+  }
+
+  /** SO_RCVBUF: the kernel's receive buffer size (Linux reports twice what was asked). */
+  get recvBufferSize(): number {
+    return this.getOption(K.SOL_SOCKET, K.SO_RCVBUF);
+  }
+  set recvBufferSize(bytes: number) {
+    if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`buffer size must be an integer >= 1, got ${bytes}`);
+    this.setOption(K.SOL_SOCKET, K.SO_RCVBUF, bytes);
+  }
+
+  /** SO_SNDBUF: the kernel's send buffer size. */
+  get sendBufferSize(): number {
+    return this.getOption(K.SOL_SOCKET, K.SO_SNDBUF);
+  }
+  set sendBufferSize(bytes: number) {
+    if (!Number.isInteger(bytes) || bytes < 1) throw new RangeError(`buffer size must be an integer >= 1, got ${bytes}`);
+    this.setOption(K.SOL_SOCKET, K.SO_SNDBUF, bytes);
+  }
+
+  /** Whether TCP_NODELAY is on. */
+  get noDelay(): boolean {
+    return this.getOption(K.IPPROTO_TCP, K.TCP_NODELAY) !== 0;
+  }
+
+  /** Byte counters and how often the socket had to wait. */
+  statistics(): SocketStatistics {
+    return { bytesReceived: this.received, bytesSent: this.sent, waits: this.waits };
+  }
+
+  toString(): string {
+    return `AsyncSocket(${this.kind}, fd ${this._fd}${this.closed ? ', closed' : ''})`;
+  }
+}

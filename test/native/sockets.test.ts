@@ -1,0 +1,222 @@
+/**
+ * The raw socket calls: TCP over IPv4 and IPv6, UDP, Unix stream and datagram sockets, options,
+ * names, half-close and the errors a user meets, each checked against a real kernel socket and
+ * waited for with a real poller.
+ */
+import { expect } from 'chai';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { native } from '../../lib/native/binding.js';
+import { EV, openPoller } from '../../lib/core/poller.js';
+import type { NativePoller } from '../../lib/core/poller.js';
+
+const S = native.sockets;
+const E = native.errno;
+const fds: number[] = [];
+const track = (fd: number) => {
+  expect(fd, native.strerror(fd)).to.be.at.least(0);
+  fds.push(fd);
+  return fd;
+};
+const addr = (family: number, host: string, port = 0) => {
+  const out = new Uint8Array(S.ADDR_BYTES);
+  expect(native.sockaddr(out, family, host, port)).to.equal(0);
+  return out;
+};
+const nameOf = (fd: number, peer = false) => {
+  const out = new Uint8Array(S.ADDR_BYTES);
+  expect(peer ? native.getpeername(fd, out) : native.getsockname(fd, out)).to.equal(0);
+  return native.decodeAddress(out);
+};
+
+let poller: NativePoller;
+let events: Int32Array;
+/** Waits until `fd` reports any of `bits`, through a real exclusive epoll. */
+function waitFor(fd: number, bits: number, timeout = 2000): number {
+  expect(poller.add(fd, bits, 1)).to.equal(0);
+  try {
+    const n = poller.wait(timeout);
+    expect(n, 'timed out waiting for readiness').to.equal(1);
+    return events[1]!;
+  } finally {
+    poller.remove(fd);
+  }
+}
+
+function listener(family: number, host: string): { fd: number; port: number } {
+  const fd = track(native.socket(family, S.SOCK_STREAM));
+  expect(native.setsockopt(fd, S.SOL_SOCKET, S.SO_REUSEADDR, 1)).to.equal(0);
+  expect(native.bind(fd, addr(family, host))).to.equal(0);
+  expect(native.listen(fd, 128)).to.equal(0);
+  const name = nameOf(fd);
+  if (name === undefined || typeof name === 'number' || name.family === 'unix') throw new Error('no name');
+  return { fd, port: name.port };
+}
+
+function connected(family: number, host: string): [number, number, number] {
+  const l = listener(family, host);
+  const c = track(native.socket(family, S.SOCK_STREAM));
+  const rc = native.connect(c, addr(family, host, l.port));
+  expect([0, -E.EINPROGRESS!]).to.include(rc);
+  waitFor(c, EV.WRITE);
+  expect(native.getsockopt(c, S.SOL_SOCKET, S.SO_ERROR)).to.equal(0);
+  waitFor(l.fd, EV.READ);
+  const a = track(native.accept(l.fd));
+  return [l.fd, c, a];
+}
+
+describe('native sockets', () => {
+  beforeEach(() => {
+    ({ poller, events } = openPoller({ poller: 'epoll', mode: 'exclusive', capacity: 4 }));
+  });
+  afterEach(() => {
+    poller.close();
+    for (const fd of fds.splice(0)) native.close(fd);
+  });
+
+  for (const [family, host, label] of [
+    [S.AF_INET, '127.0.0.1', 'IPv4'],
+    [S.AF_INET6, '::1', 'IPv6'],
+  ] as const) {
+    it(`TCP over ${label}: listen, connect, accept, names, data both ways, half-close`, () => {
+      const [l, c, a] = connected(family, host);
+      const lname = nameOf(l);
+      expect(lname).to.deep.include({ family: family === S.AF_INET ? 4 : 6, host });
+      expect(nameOf(c, true)).to.deep.equal(lname);
+      expect(nameOf(a, true)).to.deep.equal(nameOf(c));
+      const msg = Buffer.from('hello over ' + label);
+      expect(native.write(c, msg, 0, msg.length)).to.equal(msg.length);
+      waitFor(a, EV.READ);
+      const buf = Buffer.alloc(64);
+      const n = native.read(a, buf, 0, buf.length);
+      expect(buf.subarray(0, n).toString()).to.equal(msg.toString());
+      // Half-close: the server sees EOF but can still answer.
+      expect(native.shutdown(c, S.SHUT_WR)).to.equal(0);
+      waitFor(a, EV.READ);
+      expect(native.read(a, buf, 0, buf.length)).to.equal(0);
+      expect(native.write(a, msg, 0, msg.length)).to.equal(msg.length);
+      waitFor(c, EV.READ);
+      expect(native.read(c, buf, 0, buf.length)).to.equal(msg.length);
+      // Nothing pending is EAGAIN, returned, not thrown.
+      expect(native.read(c, buf, 0, buf.length)).to.equal(-E.EAGAIN!);
+      expect(native.accept(l)).to.equal(-E.EAGAIN!);
+    });
+  }
+
+  it('a refused connection surfaces as ECONNREFUSED through SO_ERROR', () => {
+    const l = listener(S.AF_INET, '127.0.0.1');
+    native.close(fds.splice(fds.indexOf(l.fd), 1)[0]!);
+    const c = track(native.socket(S.AF_INET, S.SOCK_STREAM));
+    const rc = native.connect(c, addr(S.AF_INET, '127.0.0.1', l.port));
+    if (rc === -E.EINPROGRESS!) {
+      waitFor(c, EV.WRITE);
+      expect(native.getsockopt(c, S.SOL_SOCKET, S.SO_ERROR)).to.equal(E.ECONNREFUSED);
+    } else {
+      expect(rc).to.equal(-E.ECONNREFUSED!);
+    }
+  });
+
+  it('writing to a closed peer is EPIPE or ECONNRESET, never SIGPIPE', () => {
+    const [, c, a] = connected(S.AF_INET, '127.0.0.1');
+    native.close(fds.splice(fds.indexOf(a), 1)[0]!);
+    const chunk = Buffer.alloc(65536);
+    let rc = 0;
+    for (let i = 0; i < 100 && rc >= 0; i++) rc = native.write(c, chunk, 0, chunk.length);
+    expect([-E.EPIPE!, -E.ECONNRESET!]).to.include(rc);
+  });
+
+  it('binding a port in use is EADDRINUSE', () => {
+    const l = listener(S.AF_INET, '127.0.0.1');
+    const s = track(native.socket(S.AF_INET, S.SOCK_STREAM));
+    expect(native.bind(s, addr(S.AF_INET, '127.0.0.1', l.port))).to.equal(-E.EADDRINUSE!);
+  });
+
+  for (const [family, host] of [
+    [S.AF_INET, '127.0.0.1'],
+    [S.AF_INET6, '::1'],
+  ] as const) {
+    it(`UDP on ${host}: sendto and recvfrom with the sender's address`, () => {
+      const a = track(native.socket(family, S.SOCK_DGRAM));
+      const b = track(native.socket(family, S.SOCK_DGRAM));
+      expect(native.bind(a, addr(family, host))).to.equal(0);
+      expect(native.bind(b, addr(family, host))).to.equal(0);
+      const bname = nameOf(b) as { port: number };
+      const dg = Buffer.from('ping');
+      expect(native.sendto(a, dg, 0, dg.length, addr(family, host, bname.port))).to.equal(4);
+      waitFor(b, EV.READ);
+      const buf = Buffer.alloc(16);
+      const from = new Uint8Array(S.ADDR_BYTES);
+      expect(native.recvfrom(b, buf, 0, buf.length, from)).to.equal(4);
+      expect(buf.subarray(0, 4).toString()).to.equal('ping');
+      expect(native.decodeAddress(from)).to.deep.equal(nameOf(a));
+      expect(native.recvfrom(b, buf, 0, buf.length, from)).to.equal(-E.EAGAIN!);
+    });
+  }
+
+  it('Unix stream sockets on a path, and abstract datagram sockets', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'asyncoro-'));
+    try {
+      const path = join(dir, 's.sock');
+      const l = track(native.socket(S.AF_UNIX, S.SOCK_STREAM));
+      expect(native.bind(l, addr(S.AF_UNIX, path))).to.equal(0);
+      expect(native.listen(l, 8)).to.equal(0);
+      expect(nameOf(l)).to.deep.equal({ family: 'unix', path });
+      const c = track(native.socket(S.AF_UNIX, S.SOCK_STREAM));
+      expect([0, -E.EINPROGRESS!, -E.EAGAIN!]).to.include(native.connect(c, addr(S.AF_UNIX, path)));
+      waitFor(l, EV.READ);
+      const a = track(native.accept(l));
+      expect(native.write(c, Buffer.from('u'), 0, 1)).to.equal(1);
+      waitFor(a, EV.READ);
+      expect(native.read(a, Buffer.alloc(4), 0, 4)).to.equal(1);
+
+      const name = `\0asyncoro-test-${process.pid}`;
+      const d1 = track(native.socket(S.AF_UNIX, S.SOCK_DGRAM));
+      const d2 = track(native.socket(S.AF_UNIX, S.SOCK_DGRAM));
+      expect(native.bind(d1, addr(S.AF_UNIX, name))).to.equal(0);
+      expect(native.bind(d2, addr(S.AF_UNIX, name + '-2'))).to.equal(0);
+      expect(nameOf(d1)).to.deep.equal({ family: 'unix', path: name });
+      expect(native.sendto(d2, Buffer.from('dg'), 0, 2, addr(S.AF_UNIX, name))).to.equal(2);
+      waitFor(d1, EV.READ);
+      const from = new Uint8Array(S.ADDR_BYTES);
+      expect(native.recvfrom(d1, Buffer.alloc(8), 0, 8, from)).to.equal(2);
+      expect(native.decodeAddress(from)).to.deep.equal({ family: 'unix', path: name + '-2' });
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
+  });
+
+  it('sets and reads back socket options', () => {
+    const s = track(native.socket(S.AF_INET, S.SOCK_STREAM));
+    expect(native.setsockopt(s, S.IPPROTO_TCP, S.TCP_NODELAY, 1)).to.equal(0);
+    expect(native.getsockopt(s, S.IPPROTO_TCP, S.TCP_NODELAY)).to.equal(1);
+    expect(native.setsockopt(s, S.SOL_SOCKET, S.SO_KEEPALIVE, 1)).to.equal(0);
+    expect(native.getsockopt(s, S.SOL_SOCKET, S.SO_KEEPALIVE)).to.equal(1);
+    expect(native.setsockopt(s, S.SOL_SOCKET, S.SO_REUSEPORT!, 1)).to.equal(0);
+    expect(native.setsockopt(s, S.SOL_SOCKET, S.SO_RCVBUF, 65536)).to.equal(0);
+    // Linux doubles the asked size to account for bookkeeping.
+    expect(native.getsockopt(s, S.SOL_SOCKET, S.SO_RCVBUF)).to.be.at.least(65536);
+    expect(native.getsockopt(s, S.SOL_SOCKET, S.SO_TYPE)).to.equal(S.SOCK_STREAM);
+    expect(native.setsockopt(s, 99999, 1, 1)).to.be.below(0);
+  });
+
+  it('rejects bad arguments with -EINVAL and bad fds with -EBADF, never throwing', () => {
+    const out = new Uint8Array(S.ADDR_BYTES);
+    expect(native.sockaddr(out, S.AF_INET, 'localhost', 80)).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(out, S.AF_INET, '::1', 80)).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(out, S.AF_INET6, '127.0.0.1', 80)).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(out, S.AF_INET, '1.2.3.4', 70000)).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(out, S.AF_UNIX, 'x'.repeat(200))).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(new Uint8Array(8), S.AF_INET, '1.2.3.4', 1)).to.equal(-E.EINVAL!);
+    expect(native.sockaddr(out, 12345, '1.2.3.4', 1)).to.equal(-E.EAFNOSUPPORT!);
+    expect(native.sockaddr(out, S.AF_INET6, 'fe80::1%2', 1)).to.equal(0);
+    expect(native.decodeAddress(out)).to.deep.equal({ family: 6, host: 'fe80::1%2', port: 1 });
+    expect(native.bind(-1, addr(S.AF_INET, '127.0.0.1'))).to.equal(-E.EBADF!);
+    expect(native.bind(0, new Uint8Array(S.ADDR_BYTES))).to.equal(-E.EINVAL!);
+    expect(native.connect(-1, addr(S.AF_INET, '127.0.0.1', 1))).to.equal(-E.EBADF!);
+    expect(native.accept(-1)).to.equal(-E.EBADF!);
+    expect(native.read(0, Buffer.alloc(4), 2, 4)).to.equal(-E.EINVAL!);
+    expect(native.socket(12345, S.SOCK_STREAM)).to.equal(-E.EAFNOSUPPORT!);
+    expect(native.getsockopt(-1, S.SOL_SOCKET, S.SO_ERROR)).to.equal(-E.EBADF!);
+  });
+});
