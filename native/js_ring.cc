@@ -421,7 +421,7 @@ void JsRing::Close(bool deliver) {
     int32_t* out = deliver ? buf_ : scratch;
     const int cap = deliver ? capacity_ : 64;
     const bool call = deliver && !on_completions_.IsEmpty();
-    if (backend_->in_flight() > 0) backend_->cancel_all();  // a failure leaves the bound below
+    if (backend_->in_flight() > 0) backend_->cancel_all();  // a failure is retried below
     const uint64_t deadline = NowMs() + kCloseWaitMs;
     Napi::Env env(env_);
     std::unique_ptr<Napi::Error> pending;
@@ -437,6 +437,9 @@ void JsRing::Close(bool deliver) {
         continue;
       }
       if (n > 0) continue;
+      // A cancel that found the submission queue full is asked again once there is room; the
+      // ones already asked are skipped.
+      backend_->cancel_all();
       const uint64_t now = NowMs();
       if (now >= deadline) break;
       const int left = static_cast<int>(deadline - now);

@@ -183,6 +183,7 @@ class UringBackend final : public CompletionBackend {
 
  private:
   int GetSqe(io_uring_sqe** out);
+  int SubmitQueued();  // publishes the tail and enters until the kernel has taken everything
   int Begin(int32_t token, RingOp kind, io_uring_sqe** sqe, uint32_t* index);
   void Commit(io_uring_sqe* sqe, uint32_t index);
   void Release(uint32_t index);
@@ -379,7 +380,7 @@ void UringBackend::Erase(int32_t token) {
 int UringBackend::GetSqe(io_uring_sqe** out) {
   if (sq_tail_ - LoadAcquire(sq_khead_) >= sq_entries_) {
     // Full: hand the queue to the kernel, which consumes the entries before it returns.
-    int rc = flush();
+    int rc = SubmitQueued();
     if (rc < 0) return rc;
     if (sq_tail_ - LoadAcquire(sq_khead_) >= sq_entries_) return -EBUSY;
   }
@@ -544,6 +545,7 @@ int UringBackend::cancel(int32_t token) {
 
 int UringBackend::cancel_all() {
   if (ring_fd_ < 0) return -EBADF;
+  if (in_flight_ == 0) return 0;
   int n = 0;
   for (uint32_t i = 0; i < records_.size(); i++) {
     OpRecord& r = records_[i];
@@ -576,11 +578,16 @@ int UringBackend::ArmWake() {
 
 int UringBackend::flush() {
   if (ring_fd_ < 0) return -EBADF;
-  // A wake poll that could not be re-armed in collect() (SQ full) is re-armed here.
-  if (!wake_armed_) {
-    int rc = ArmWake();
-    if (rc < 0) return rc;
-  }
+  int total = SubmitQueued();
+  if (total < 0 || wake_armed_) return total;
+  // A wake poll that collect() could not re-arm (the queue was full) goes in now that there is
+  // room. Arming first would recurse: a full queue makes GetSqe() flush.
+  int rc = ArmWake();
+  if (rc == 0) rc = SubmitQueued();
+  return rc < 0 ? (total > 0 ? total : rc) : total + rc;
+}
+
+int UringBackend::SubmitQueued() {
   StoreRelease(sq_ktail_, sq_tail_);
   int total = 0;
   for (;;) {
@@ -693,8 +700,8 @@ int UringBackend::collect(int32_t* out, int capacity) {
     if (Enter(ring_fd_, 0, 0, IORING_ENTER_GETEVENTS, nullptr, 0) < 0 || !CqReady()) break;
   }
   if (!wake_armed_) {
-    // Queued here, handed over by the next flush() or wait(); a failure (SQ full) is retried
-    // there.
+    // Queued here, handed over by the next flush() or wait(). If the queue is full and the
+    // kernel refuses more (-EBUSY), flush() arms it later.
     if (ArmWake() < 0) wake_armed_ = false;
   }
   return n;

@@ -175,7 +175,7 @@ export interface NativeRing {
   poll(token: number, fd: number, events: number): number;
   /** Asks the kernel to cancel the operation with `token`: 0, or `-ENOENT` if none is in flight. */
   cancel(token: number): number;
-  /** Hands the queued operations to the kernel now: how many, or -errno. */
+  /** Hands the queued entries (the ring's own included) to the kernel now: how many, or -errno. */
   submit(): number;
   /** Exclusive mode only: submits, waits up to `timeoutMs` (-1: forever), returns the triple count. */
   wait(timeoutMs: number): number;
@@ -188,7 +188,8 @@ export interface NativeRing {
   /**
    * Cancels every operation in flight, waits (at most a second) until the kernel has finished
    * with their buffers, hands those last completions to `onCompletions` (if there is one), then
-   * closes the ring. Idempotent; later calls return `-EBADF`.
+   * closes the ring. Idempotent; later calls return `-EBADF`. Called from inside
+   * `onCompletions`, it refills the same completion array: read the current batch first.
    */
   close(): void;
   readonly mode: RingMode;

@@ -630,6 +630,61 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
         expect(await h.count(1)).to.deep.equal([{ token: 1, result: 1, flags: R.OP_RECV }]);
       });
 
+      it('re-arms its wake-up when a completion batch arrives with the submission queue full', async () => {
+        // Two rings woken at once: whichever handler runs first fills the other's two-entry
+        // queue, so the other collects its wake-up with no room left to re-arm it at once.
+        const [a] = socketPair();
+        const arrays = [new Int32Array(12), new Int32Array(12)];
+        const rings: NativeRing[] = [];
+        const woken = [0, 0];
+        let next = 0;
+        await new Promise<void>((resolve) => {
+          for (const i of [0, 1]) {
+            rings.push(new native.Ring('integrated', arrays[i]!, (n) => {
+              for (let k = 0; k < n; k++) if (arrays[i]![3 * k] === R.TOKEN_WAKEUP) woken[i]!++;
+              const other = rings[1 - i]!;
+              if (!other.closed && other.queued === 0) {
+                expect(other.recv(next++, a, 0, 0, 1)).to.equal(0);
+                expect(other.recv(next++, a, 0, 1, 1)).to.equal(0);
+              }
+              if (woken[0]! >= 2 && woken[1]! >= 2) resolve();
+            }, { entries: 2 }));
+            rings[i]!.register(0, Buffer.alloc(4));
+          }
+          for (const r of rings) r.wakeup();
+          // Wake-ups keep working afterwards: the re-arm happened once there was room.
+          setTimeout(() => {
+            for (const r of rings) r.wakeup();
+          }, 50);
+        });
+        for (const r of rings) r.close();
+        expect(woken).to.deep.equal([2, 2]);
+      });
+
+      it('close() from inside the handler hands over the remaining completions, each once', async () => {
+        const [a, b] = socketPair();
+        const [c] = socketPair();
+        const seen: Completion[] = [];
+        const arr = new Int32Array(12);
+        await new Promise<void>((resolve) => {
+          const ring: NativeRing = new native.Ring('integrated', arr, (n) => {
+            const batch: Completion[] = [];
+            for (let i = 0; i < n; i++) batch.push({ token: arr[3 * i]!, result: arr[3 * i + 1]!, flags: arr[3 * i + 2]! });
+            seen.push(...batch);
+            ring.close(); // re-enters this handler with the cancelled recv, then returns
+            resolve();
+          });
+          ring.register(0, Buffer.alloc(8));
+          expect(ring.recv(1, a, 0, 0, 4)).to.equal(0);
+          expect(ring.recv(2, c, 0, 4, 4)).to.equal(0);
+          native.write(b, Buffer.from('r'), 0, 1);
+        });
+        expect(seen).to.deep.equal([
+          { token: 1, result: 1, flags: R.OP_RECV },
+          { token: 2, result: -E.ECANCELED!, flags: R.OP_RECV | R.CANCEL_REQUESTED },
+        ]);
+      });
+
       it('runs promise jobs and nextTicks queued by a completion handler before the loop moves on', async () => {
         const order: string[] = [];
         const [a, b] = socketPair();
