@@ -11,7 +11,8 @@
 // - Every operation carries the caller's token (>= 0, unique among the operations in flight:
 //   -EEXIST otherwise) and produces exactly one completion, [token, result, flags]: result is a
 //   byte count, a new fd (accept), our event bits (poll), 0 (connect), or -errno. A cancelled
-//   operation completes with -ECANCELED, or with its own result if it finished first.
+//   operation completes with -ECANCELED, or with its own result if it finished first (an
+//   operation a kernel thread had already started may also end with -EINTR).
 // - Operations are queued by the submit calls and reach the kernel in one syscall, at flush() or
 //   wait(). A full submission queue is flushed and the call retried inside the backend.
 // - The kernel may write into a buffer until its operation's completion is collected, so the

@@ -27,7 +27,8 @@
 //   COOP_TASKRUN/DEFER_TASKRUN, and why one thread (the JavaScript thread) submits everything.
 // - On an fd that is not ready, recv/send/read/write/accept/connect first try without blocking
 //   and then arm an internal poll: no kernel thread waits. They can be cancelled at once
-//   (-ECANCELED). The fd's own O_NONBLOCK flag does not make the operation fail with EAGAIN.
+//   (-ECANCELED). The fd's own O_NONBLOCK flag does not make the operation fail with EAGAIN:
+//   the suite runs every operation on non-blocking sockets and pipes (checked on 6.18).
 // - A wait with a timeout: IORING_ENTER_EXT_ARG (5.11) passes the timeout to io_uring_enter.
 //   Before 5.11 we queue an IORING_OP_TIMEOUT with a count of 1, which completes when one other
 //   completion arrives or the time is up; its CQE is internal.
