@@ -301,6 +301,8 @@ Napi::Value JsRing::Register(const Napi::CallbackInfo& info) {
       info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
     return Num(info, -EINVAL);
   Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  // An empty (or detached) array has no memory to lend.
+  if (bytes.ElementLength() == 0 || bytes.Data() == nullptr) return Num(info, -EINVAL);
   int rc = backend_->set_buffer(static_cast<uint32_t>(slot), bytes.Data(), bytes.ElementLength());
   if (rc == 0) slot_refs_[slot] = Napi::Persistent(bytes);
   return Num(info, rc);

@@ -122,7 +122,10 @@ export interface RingConstants {
 export interface RingOptions {
   /** Submission queue entries (1..32768, default 256); a full queue is flushed, not refused. */
   entries?: number;
-  /** Operations in flight at once (1..1048576, default 4096); beyond it submit calls return -ENOBUFS. */
+  /**
+   * Operations in flight at once (1..1048576, default 4096); beyond it submit calls return
+   * -ENOBUFS. Each costs about 160 bytes, allocated at open (connect's address storage included).
+   */
   maxOps?: number;
   /** Buffer slots for {@link NativeRing.register} (0..65536, default 64). */
   slots?: number;
@@ -151,7 +154,7 @@ export interface NativeRing {
   /**
    * Lends `buf` to the ring as buffer slot `slot`; the ring keeps it alive until `unregister()`
    * or `close()`. Do not transfer or detach it meanwhile. `-EEXIST` if the slot is taken,
-   * `-EINVAL` for a slot out of range or a buffer that is not a `Uint8Array`.
+   * `-EINVAL` for a slot out of range or a buffer that is not a non-empty `Uint8Array`.
    */
   register(slot: number, buf: Uint8Array): number;
   /** Frees a slot. `-EBUSY` while operations on it are in flight, `-ENOENT` if it is empty. */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native } from '../../lib/native/binding.js';
 import type { NativeRing, RingMode, RingOptions } from '../../lib/native/types.js';
-import { closeAll, closeFd, pipePair, socketPair } from '../helpers/native.js';
+import { closeAll, closeFd, drain, fill, pipePair, socketPair } from '../helpers/native.js';
 
 const E = native.errno;
 const R = native.ring;
@@ -186,6 +186,18 @@ describe('io_uring: availability and construction', () => {
     expect(() => new native.Ring('exclusive', arr, undefined, { maxOps: 1.5 })).to.throw(TypeError);
   });
 
+  (probe === 0 ? it : it.skip)('announces a pollable fd and every operation on this kernel', () => {
+    const r = new native.Ring('exclusive', new Int32Array(3));
+    expect(r.features & R.FEAT_POLLABLE_FD).to.equal(R.FEAT_POLLABLE_FD);
+    for (const op of [R.OP_RECV, R.OP_SEND, R.OP_READ, R.OP_WRITE, R.OP_ACCEPT, R.OP_CONNECT, R.OP_POLL]) {
+      expect(r.ops & (1 << op), `op ${op}`).to.equal(1 << op);
+    }
+    expect(r.fd).to.be.at.least(0);
+    expect(r.wakeupFd).to.be.at.least(0);
+    expect([r.capacity, r.slots, r.maxOps, r.inFlight, r.queued]).to.deep.equal([1, 64, 4096, 0, 0]);
+    r.close();
+  });
+
   it('is not listed among the readiness backends', () => {
     expect(native.backends().map((b) => b.name)).to.not.include('io_uring');
   });
@@ -256,6 +268,19 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
       const hup = await h.count(1);
       expect(hup[0]!.token).to.equal(8);
       expect(hup[0]!.result & EV.HANGUP).to.equal(EV.HANGUP);
+    });
+
+    it('polls write readiness: at once on an empty socket, only after draining a full one', async () => {
+      const [a, b] = socketPair();
+      expect(h.ring.poll(1, a, EV.WRITE | EV.READ)).to.equal(0);
+      expect(await h.count(1)).to.deep.equal([{ token: 1, result: EV.WRITE, flags: R.OP_POLL }]);
+      expect(fill(a)).to.be.greaterThan(0);
+      expect(h.ring.poll(2, a, EV.WRITE)).to.equal(0);
+      expect(userOnly(await h.next(80))).to.deep.equal([]);
+      drain(b);
+      const got = await h.count(1);
+      expect(got[0]!.token).to.equal(2);
+      expect(got[0]!.result & EV.WRITE).to.equal(EV.WRITE);
     });
 
     it('reports EOF as 0 and a send to a closed peer as -EPIPE (no SIGPIPE)', async () => {
@@ -419,6 +444,7 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
       expect(r.register(64, buf)).to.equal(-E.EINVAL!); // 64 slots: 0..63
       expect(r.register(-1, buf)).to.equal(-E.EINVAL!);
       expect(r.register(0, new Uint16Array(4) as unknown as Uint8Array)).to.equal(-E.EINVAL!);
+      expect(r.register(0, new Uint8Array(0))).to.equal(-E.EINVAL!);
       expect(r.unregister(0)).to.equal(-E.ENOENT!);
       expect(r.recv(1, a, 0, 0, 1)).to.equal(-E.ENOENT!);
       expect(r.register(0, buf)).to.equal(0);
