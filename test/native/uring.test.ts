@@ -745,10 +745,10 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
     err: string;
     ms: number;
   }
-  function child(args: string[], killAfterMs = 0): Promise<ChildResult> {
+  function child(args: string[], killAfterMs = 0, nodeArgs: string[] = []): Promise<ChildResult> {
     return new Promise((resolve) => {
       const t0 = Date.now();
-      const p = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
+      const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fixture, ...args], {
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let out = '';
@@ -777,6 +777,14 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
     expect(r2.code, r2.err).to.equal(0);
     expect(r2.out).to.contain('completion 1 token 1 result 1');
     expect(r2.ms).to.be.at.least(250);
+  });
+
+  it('rings dropped with operations in flight are closed by their destructors when collected', async () => {
+    const r = await child(['gc'], 15000, ['--expose-gc']);
+    expect(r.err).to.equal('');
+    expect(r.signal, 'still alive: a collected ring kept the loop').to.equal(null);
+    expect(r.code).to.equal(0);
+    expect(r.out).to.contain('collected');
   });
 
   it('an exception in the completion handler is uncaught, not lost', async () => {
