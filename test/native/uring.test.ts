@@ -543,6 +543,24 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
       expect(h.ring.fd).to.equal(-1);
     });
 
+    it('close() still finishes when the handler throws on a last completion, and rethrows it', () => {
+      const [a] = socketPair();
+      const arr = new Int32Array(3);
+      const tokens: number[] = [];
+      const ring = new native.Ring(mode, arr, () => {
+        tokens.push(arr[0]!);
+        throw new Error('handler failed in close');
+      });
+      ring.register(0, Buffer.alloc(4));
+      for (let i = 0; i < 3; i++) expect(ring.recv(i, a, 0, i, 1)).to.equal(0);
+      expect(() => ring.close()).to.throw('handler failed in close');
+      // One completion per batch of this one-triple array: all three were handed over.
+      expect(tokens.sort()).to.deep.equal([0, 1, 2]);
+      expect(ring.closed).to.equal(true);
+      expect(ring.inFlight).to.equal(0);
+      expect(() => ring.close()).to.not.throw();
+    });
+
     for (const [family, host, label] of [
       [S.AF_INET, '127.0.0.1', 'IPv4'],
       [S.AF_INET6, '::1', 'IPv6'],
