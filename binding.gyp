@@ -10,15 +10,18 @@
         "native/compat.cc",
         "native/errors.cc",
         "native/js_poller.cc",
+        "native/js_ring.cc",
         "native/sockets.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "conditions": [
         ["OS=='linux'", {
-          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc"]
+          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc",
+                      "native/uring.cc"]
         }],
         ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='solaris'", {
-          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc"],
+          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select.cc",
+                      "native/uring.cc"],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

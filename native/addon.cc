@@ -7,6 +7,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   AddonData* data = new AddonData();
   env.SetInstanceData<AddonData>(data);
   InitPoller(env, exports, data);
+  InitRing(env, exports, data);
   InitSockets(env, exports);
   InitErrors(env, exports);
   return exports;

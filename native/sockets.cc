@@ -422,6 +422,11 @@ Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return Name(info, true
 
 }  // namespace
 
+size_t EncodedAddrLen(const uint8_t* bytes, size_t n) {
+  if (n < kAddrBytes) return 0;
+  return AddrLen(reinterpret_cast<const sockaddr_storage*>(bytes));
+}
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("socketpair", Napi::Function::New<SocketPair>(env, "socketpair"));
   exports.Set("pipe", Napi::Function::New<Pipe>(env, "pipe"));

@@ -93,6 +93,143 @@ export interface NativePollerConstructor {
   ): NativePoller;
 }
 
+/** How an io_uring {@link NativeRing} runs inside Node: there is no thread mode (see `Ring.modes`). */
+export type RingMode = 'integrated' | 'exclusive';
+
+/** Constants of the completion contract (`native/completion.h`), for {@link NativeRing}. */
+export interface RingConstants {
+  /** The token of the triple that reports a wake-up (`wakeup()` or a write to `wakeupFd`). */
+  readonly TOKEN_WAKEUP: number;
+  /** Operation kinds, found in a completion's flags under {@link KIND_MASK}. */
+  readonly OP_RECV: number;
+  readonly OP_SEND: number;
+  readonly OP_READ: number;
+  readonly OP_WRITE: number;
+  readonly OP_ACCEPT: number;
+  readonly OP_CONNECT: number;
+  readonly OP_POLL: number;
+  /** `flags & KIND_MASK` is the completed operation's `OP_*` kind. */
+  readonly KIND_MASK: number;
+  /** Set in flags when `cancel()` was called for the operation before it completed. */
+  readonly CANCEL_REQUESTED: number;
+  /** {@link NativeRing.features}: the ring's fd can be watched by Node's loop (integrated mode). */
+  readonly FEAT_POLLABLE_FD: number;
+  /** {@link NativeRing.features}: `wait(timeout)` needs no timeout operation (Linux 5.11+). */
+  readonly FEAT_WAIT_TIMEOUT: number;
+}
+
+/** Sizes of a ring, fixed when it is opened; every table is allocated then, none per operation. */
+export interface RingOptions {
+  /** Submission queue entries (1..32768, default 256); a full queue is flushed, not refused. */
+  entries?: number;
+  /**
+   * Operations in flight at once (1..1048576, default 4096); beyond it submit calls return
+   * -ENOBUFS. Each costs about 160 bytes, allocated at open (connect's address storage included).
+   */
+  maxOps?: number;
+  /** Buffer slots for {@link NativeRing.register} (0..65536, default 64). */
+  slots?: number;
+  /**
+   * Completion queue entries (1..65536, at least `entries`; the kernel rounds up to a power of
+   * two). Default: `maxOps` plus room for internal completions, so the queue never overflows;
+   * a smaller one is correct too (the kernel keeps the extra completions until there is room).
+   */
+  cqEntries?: number;
+  /** Test hook: make `wait(timeout)` use a timeout operation as on kernels before 5.11. */
+  timeoutOp?: boolean;
+}
+
+/**
+ * An io_uring ring (the completion contract, `native/completion.h`). Operations name a
+ * registered buffer slot and carry a caller's token (an int32 >= 0, unique among the operations
+ * in flight); each produces exactly one completion, written into the `Int32Array` given to the
+ * constructor as `[token, result, flags]` triples: result is a byte count (0 at EOF), a new fd
+ * (accept), `EV` bits (poll), 0 (connect), or -errno; a cancelled operation ends with
+ * `-ECANCELED` unless it finished first. Triples are valid during `onCompletions(count)`
+ * (integrated mode) or until the next `wait()` (exclusive mode). Submit calls queue; the queue
+ * reaches the kernel in one syscall at `submit()`, `wait()` or (integrated mode) before Node's
+ * loop blocks. No call throws: they return 0 (or a count) or -errno.
+ */
+export interface NativeRing {
+  /**
+   * Lends `buf` to the ring as buffer slot `slot`; the ring keeps it alive until `unregister()`
+   * or `close()`. Do not transfer or detach it meanwhile. `-EEXIST` if the slot is taken,
+   * `-EINVAL` for a slot out of range or a buffer that is not a non-empty `Uint8Array`.
+   */
+  register(slot: number, buf: Uint8Array): number;
+  /** Frees a slot. `-EBUSY` while operations on it are in flight, `-ENOENT` if it is empty. */
+  unregister(slot: number): number;
+  /** Queues recv(2) from socket `fd` into `slot[off, off + len)`. */
+  recv(token: number, fd: number, slot: number, off: number, len: number): number;
+  /** Queues send(2) of `slot[off, off + len)` on socket `fd` (MSG_NOSIGNAL: EPIPE, never SIGPIPE). */
+  send(token: number, fd: number, slot: number, off: number, len: number): number;
+  /** Queues read(2) for an fd that is not a socket (a pipe, a tty). */
+  read(token: number, fd: number, slot: number, off: number, len: number): number;
+  /** Queues write(2) for an fd that is not a socket. */
+  write(token: number, fd: number, slot: number, off: number, len: number): number;
+  /** Queues accept4(2) on a listening socket; the result is the new fd, non-blocking and close-on-exec. */
+  accept(token: number, fd: number): number;
+  /**
+   * Queues connect(2) of socket `fd` to `addr`, encoded by {@link NativeBinding.sockaddr} as for
+   * the socket calls (`-EINVAL` otherwise); the ring copies it, so the buffer can be reused at once.
+   */
+  connect(token: number, fd: number, addr: Uint8Array): number;
+  /** Queues a one-shot readiness wait for `EV.READ`/`EV.WRITE`; the result is the `EV` bits seen. */
+  poll(token: number, fd: number, events: number): number;
+  /** Asks the kernel to cancel the operation with `token`: 0, or `-ENOENT` if none is in flight. */
+  cancel(token: number): number;
+  /** Hands the queued entries (the ring's own included) to the kernel now: how many, or -errno. */
+  submit(): number;
+  /** Exclusive mode only: submits, waits up to `timeoutMs` (-1: forever), returns the triple count. */
+  wait(timeoutMs: number): number;
+  /** Makes the ring report one `TOKEN_WAKEUP` triple soon; coalesces. Thread-safe through `wakeupFd`. */
+  wakeup(): number;
+  /** Keep the process alive while this ring is open (the default in integrated mode). */
+  ref(): void;
+  /** Let the process exit even though this ring is open. */
+  unref(): void;
+  /**
+   * Cancels every operation in flight, waits (at most a second) until the kernel has finished
+   * with their buffers, hands those last completions to `onCompletions` (if there is one), then
+   * closes the ring. Idempotent; later calls return `-EBADF`. Called from inside
+   * `onCompletions`, it refills the same completion array: read the current batch first.
+   */
+  close(): void;
+  readonly mode: RingMode;
+  /** The ring's own fd, or -1 once closed. */
+  readonly fd: number;
+  /** The eventfd another thread passes to `wakeup(fd)` of the binding; -1 once closed. */
+  readonly wakeupFd: number;
+  /** How many triples fit in the completion array. */
+  readonly capacity: number;
+  readonly slots: number;
+  readonly maxOps: number;
+  /** Operations submitted (or queued) whose completion has not been delivered yet. */
+  readonly inFlight: number;
+  /** Submission entries not yet handed to the kernel. */
+  readonly queued: number;
+  /** `FEAT_*` bits of {@link RingConstants}. */
+  readonly features: number;
+  /** Bit `1 << OP_*` for each operation this kernel supports. */
+  readonly ops: number;
+  readonly closed: boolean;
+}
+
+export interface NativeRingConstructor {
+  /**
+   * Opens a ring. Throws (a bug in the caller) on bad arguments or `thread` mode, and when the
+   * kernel refuses a ring (the error carries `errno`; check {@link NativeBinding.ringProbe} first).
+   */
+  new (
+    mode: RingMode,
+    completions: Int32Array,
+    onCompletions?: ((count: number) => void) | undefined,
+    options?: RingOptions,
+  ): NativeRing;
+  /** The modes a ring can run in: `['integrated', 'exclusive']`. */
+  readonly modes: readonly RingMode[];
+}
+
 /** Socket constants of this platform (`AF_*`, `SOCK_*`, `SHUT_*`, option levels and names). */
 export interface SocketConstants {
   /** Size of every address buffer (a sockaddr_storage). */
@@ -137,6 +274,16 @@ export interface NativeBinding {
   /** Wakes the poller whose `wakeupFd` this is; callable from any thread. 0 or -errno. */
   wakeup(fd: number): number;
   readonly events: EventBits;
+  /** The io_uring completion ring; open one only where {@link ringProbe} returns 0. */
+  readonly Ring: NativeRingConstructor;
+  /**
+   * 0 when this host can open an io_uring ring with the operations sockets need, else -errno:
+   * `-ENOSYS` (no io_uring, or a kernel older than 5.5), `-EPERM` (switched off by
+   * `kernel.io_uring_disabled` or a seccomp filter), `-EOPNOTSUPP` (an operation missing, before 5.6).
+   */
+  ringProbe(): number;
+  /** Constants of the completion contract. */
+  readonly ring: RingConstants;
   /** A pair of connected non-blocking Unix sockets into `out[0]`, `out[1]`. */
   socketpair(out: Int32Array, datagram?: boolean): number;
   /** A non-blocking pipe: `out[0]` reads, `out[1]` writes. */

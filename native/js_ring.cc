@@ -1,0 +1,511 @@
+// The adapter between JavaScript and the completion contract (completion.h): the Ring class.
+//
+// A Ring owns one completion backend and delivers completions into an Int32Array that JavaScript
+// owns and passes in: [token, result, flags] triples. It runs in one of two modes:
+// - integrated: Node's own libuv loop watches the ring's fd with a uv_poll_t. When it is
+//   readable, collect() fills the array and JavaScript is called once for the batch, through
+//   MakeCallback so promise jobs and nextTicks run after it. Operations queued by JavaScript are
+//   handed to the kernel in one syscall by a uv_prepare_t just before the loop blocks (or at once
+//   by submit()).
+// - exclusive: JavaScript calls wait(timeoutMs) itself, which submits what is queued and waits.
+// There is no thread mode: the ring has one submitter, the JavaScript thread, and its socket
+// completions are posted as task work of that thread, so a second thread blocked in
+// io_uring_enter would only add a hand-off. Ring.modes says which modes exist.
+//
+// Buffers are registered once per slot; the Ring holds a reference to each registered
+// Uint8Array so the memory the kernel writes into stays alive while registered.
+#include <errno.h>
+#include <uv.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "addon.h"
+#include "completion.h"
+
+namespace asyncoro {
+namespace {
+
+enum class RingMode { kIntegrated, kExclusive };
+
+// How long close() waits for the kernel to finish cancelled operations, so it never releases a
+// buffer the kernel may still write into. Operations on sockets and pipes cancel at once.
+constexpr int kCloseWaitMs = 1000;
+
+uint64_t NowMs() { return uv_hrtime() / 1000000; }
+
+class JsRing : public Napi::ObjectWrap<JsRing> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+  explicit JsRing(const Napi::CallbackInfo& info);
+  ~JsRing() override { Close(false); }
+
+ private:
+  Napi::Value Register(const Napi::CallbackInfo& info);
+  Napi::Value Unregister(const Napi::CallbackInfo& info);
+  Napi::Value Recv(const Napi::CallbackInfo& info) { return Transfer(info, kOpRecv); }
+  Napi::Value Send(const Napi::CallbackInfo& info) { return Transfer(info, kOpSend); }
+  Napi::Value Read(const Napi::CallbackInfo& info) { return Transfer(info, kOpRead); }
+  Napi::Value Write(const Napi::CallbackInfo& info) { return Transfer(info, kOpWrite); }
+  Napi::Value Transfer(const Napi::CallbackInfo& info, RingOp op);
+  Napi::Value Accept(const Napi::CallbackInfo& info);
+  Napi::Value Connect(const Napi::CallbackInfo& info);
+  Napi::Value Poll(const Napi::CallbackInfo& info);
+  Napi::Value Cancel(const Napi::CallbackInfo& info);
+  Napi::Value Submit(const Napi::CallbackInfo& info);
+  Napi::Value Wait(const Napi::CallbackInfo& info);
+  Napi::Value Wakeup(const Napi::CallbackInfo& info);
+  Napi::Value Ref(const Napi::CallbackInfo& info);
+  Napi::Value Unref(const Napi::CallbackInfo& info);
+  Napi::Value CloseJs(const Napi::CallbackInfo& info);
+  Napi::Value Num(const Napi::CallbackInfo& info, double v) { return Napi::Number::New(info.Env(), v); }
+  Napi::Value GetMode(const Napi::CallbackInfo& info) {
+    return Napi::String::New(info.Env(), mode_ == RingMode::kIntegrated ? "integrated" : "exclusive");
+  }
+  Napi::Value GetFd(const Napi::CallbackInfo& info) { return Num(info, closed_ ? -1 : backend_->fd()); }
+  Napi::Value GetWakeupFd(const Napi::CallbackInfo& info) {
+    return Num(info, closed_ ? -1 : backend_->wake_fd());
+  }
+  Napi::Value GetCapacity(const Napi::CallbackInfo& info) { return Num(info, capacity_); }
+  Napi::Value GetSlots(const Napi::CallbackInfo& info) { return Num(info, limits_.slots); }
+  Napi::Value GetMaxOps(const Napi::CallbackInfo& info) { return Num(info, limits_.max_ops); }
+  Napi::Value GetInFlight(const Napi::CallbackInfo& info) {
+    return Num(info, closed_ ? 0 : backend_->in_flight());
+  }
+  Napi::Value GetQueued(const Napi::CallbackInfo& info) {
+    return Num(info, closed_ ? 0 : backend_->queued());
+  }
+  Napi::Value GetFeatures(const Napi::CallbackInfo& info) { return Num(info, features_); }
+  Napi::Value GetOps(const Napi::CallbackInfo& info) { return Num(info, ops_); }
+  Napi::Value GetClosed(const Napi::CallbackInfo& info) {
+    return Napi::Boolean::New(info.Env(), closed_);
+  }
+
+  void StartIntegrated(Napi::Env env);
+  void Deliver(Napi::Env env, int count);
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnPrepare(uv_prepare_t* handle);
+  static void CleanupHook(void* arg) { static_cast<JsRing*>(arg)->Close(false); }
+  // Cancels what is in flight, waits (bounded) for the kernel to finish with the buffers, and
+  // when `deliver` (a call from JavaScript) hands those last completions to onCompletions.
+  void Close(bool deliver);
+
+  std::unique_ptr<CompletionBackend> backend_;
+  RingMode mode_ = RingMode::kExclusive;
+  RingLimits limits_;
+  uint32_t features_ = 0;
+  uint32_t ops_ = 0;
+  int32_t* buf_ = nullptr;
+  int capacity_ = 0;
+  Napi::Reference<Napi::Int32Array> buf_ref_;
+  std::vector<Napi::Reference<Napi::Uint8Array>> slot_refs_;
+  Napi::FunctionReference on_completions_;
+  std::unique_ptr<Napi::AsyncContext> async_context_;
+  uv_poll_t* poll_ = nullptr;
+  uv_prepare_t* prepare_ = nullptr;
+  napi_env env_ = nullptr;
+  bool closed_ = false;
+  bool hook_added_ = false;
+};
+
+Napi::Function JsRing::Define(Napi::Env env) {
+  Napi::Array modes = Napi::Array::New(env, 2);
+  modes.Set(0u, "integrated");
+  modes.Set(1u, "exclusive");
+  return DefineClass(
+      env, "Ring",
+      {
+          InstanceMethod<&JsRing::Register>("register"),
+          InstanceMethod<&JsRing::Unregister>("unregister"),
+          InstanceMethod<&JsRing::Recv>("recv"),
+          InstanceMethod<&JsRing::Send>("send"),
+          InstanceMethod<&JsRing::Read>("read"),
+          InstanceMethod<&JsRing::Write>("write"),
+          InstanceMethod<&JsRing::Accept>("accept"),
+          InstanceMethod<&JsRing::Connect>("connect"),
+          InstanceMethod<&JsRing::Poll>("poll"),
+          InstanceMethod<&JsRing::Cancel>("cancel"),
+          InstanceMethod<&JsRing::Submit>("submit"),
+          InstanceMethod<&JsRing::Wait>("wait"),
+          InstanceMethod<&JsRing::Wakeup>("wakeup"),
+          InstanceMethod<&JsRing::Ref>("ref"),
+          InstanceMethod<&JsRing::Unref>("unref"),
+          InstanceMethod<&JsRing::CloseJs>("close"),
+          InstanceAccessor<&JsRing::GetMode>("mode"),
+          InstanceAccessor<&JsRing::GetFd>("fd"),
+          InstanceAccessor<&JsRing::GetWakeupFd>("wakeupFd"),
+          InstanceAccessor<&JsRing::GetCapacity>("capacity"),
+          InstanceAccessor<&JsRing::GetSlots>("slots"),
+          InstanceAccessor<&JsRing::GetMaxOps>("maxOps"),
+          InstanceAccessor<&JsRing::GetInFlight>("inFlight"),
+          InstanceAccessor<&JsRing::GetQueued>("queued"),
+          InstanceAccessor<&JsRing::GetFeatures>("features"),
+          InstanceAccessor<&JsRing::GetOps>("ops"),
+          InstanceAccessor<&JsRing::GetClosed>("closed"),
+          StaticValue("modes", modes, napi_enumerable),
+      });
+}
+
+// Reads an optional positive integer option; false when present but not one in [1, max].
+bool OptionU32(Napi::Object o, const char* key, uint32_t max, uint32_t min, uint32_t* out) {
+  if (!o.Has(key)) return true;
+  Napi::Value v = o.Get(key);
+  if (v.IsUndefined()) return true;
+  if (!v.IsNumber()) return false;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(d >= min && d <= max) || d != static_cast<double>(static_cast<uint32_t>(d))) return false;
+  *out = static_cast<uint32_t>(d);
+  return true;
+}
+
+// new Ring(mode, completions: Int32Array, onCompletions?, { entries, maxOps, slots, timeoutOp }?)
+// Wrong arguments are bugs in the TypeScript layer above, so they throw; so does a ring the
+// kernel refuses (the error carries errno).
+JsRing::JsRing(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsRing>(info) {
+  Napi::Env env = info.Env();
+  env_ = env;
+  const char* usage = "Ring(mode, completions: Int32Array, onCompletions?, options?)";
+  if (info.Length() < 2 || !info[0].IsString() || !info[1].IsTypedArray())
+    throw Napi::TypeError::New(env, usage);
+  const std::string mode = info[0].As<Napi::String>().Utf8Value();
+  if (mode == "integrated") mode_ = RingMode::kIntegrated;
+  else if (mode == "exclusive") mode_ = RingMode::kExclusive;
+  else throw Napi::TypeError::New(env, "io_uring rings run in integrated or exclusive mode, not " + mode);
+  Napi::TypedArray ta = info[1].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_int32_array || ta.ElementLength() < 3)
+    throw Napi::TypeError::New(env, "completions must be an Int32Array of at least 3 elements");
+  Napi::Int32Array arr = ta.As<Napi::Int32Array>();
+  buf_ = arr.Data();
+  capacity_ = static_cast<int>(arr.ElementLength() / 3);
+  buf_ref_ = Napi::Persistent(arr);
+  const bool has_fn = info.Length() > 2 && info[2].IsFunction();
+  if (info.Length() > 2 && !has_fn && !info[2].IsUndefined() && !info[2].IsNull())
+    throw Napi::TypeError::New(env, usage);
+  if (mode_ == RingMode::kIntegrated && !has_fn)
+    throw Napi::TypeError::New(env, "integrated mode needs an onCompletions function");
+  if (info.Length() > 3 && info[3].IsObject()) {
+    Napi::Object o = info[3].As<Napi::Object>();
+    if (!OptionU32(o, "entries", 32768, 1, &limits_.entries) ||
+        !OptionU32(o, "maxOps", 1u << 20, 1, &limits_.max_ops) ||
+        !OptionU32(o, "slots", 1u << 16, 0, &limits_.slots) ||
+        !OptionU32(o, "cqEntries", 65536, 1, &limits_.cq_entries))
+      throw Napi::TypeError::New(
+          env, "entries 1..32768, maxOps 1..1048576, slots 0..65536, cqEntries 1..65536");
+    if (o.Has("timeoutOp")) limits_.timeout_op = o.Get("timeoutOp").ToBoolean().Value();
+  }
+
+  backend_.reset(NewUringBackend());
+  if (!backend_) throw Napi::Error::New(env, "io_uring is not built into this binary");
+  int rc = backend_->open(limits_);
+  if (rc != 0) {
+    backend_.reset();
+    closed_ = true;
+    Napi::Error err = Napi::Error::New(env, std::string("io_uring: ") + strerror(-rc));
+    err.Set("errno", Napi::Number::New(env, rc));
+    throw err;
+  }
+  features_ = backend_->features();
+  ops_ = backend_->ops();
+  slot_refs_.resize(limits_.slots);
+  if (has_fn) {
+    on_completions_ = Napi::Persistent(info[2].As<Napi::Function>());
+    async_context_.reset(new Napi::AsyncContext(env, "asyncoro.Ring"));
+  }
+  if (mode_ == RingMode::kIntegrated) {
+    try {
+      StartIntegrated(env);
+    } catch (...) {
+      Close(false);
+      throw;
+    }
+  }
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  hook_added_ = true;
+}
+
+void JsRing::StartIntegrated(Napi::Env env) {
+  uv_loop_t* loop = nullptr;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok)
+    throw Napi::Error::New(env, "no libuv loop in this environment");
+  poll_ = new uv_poll_t;
+  int rc = uv_poll_init(loop, poll_, backend_->fd());
+  if (rc != 0) {
+    delete poll_;
+    poll_ = nullptr;
+    throw Napi::Error::New(env, std::string("uv_poll_init: ") + uv_strerror(rc));
+  }
+  poll_->data = this;
+  rc = uv_poll_start(poll_, UV_READABLE, OnPoll);
+  if (rc == 0) {
+    prepare_ = new uv_prepare_t;
+    uv_prepare_init(loop, prepare_);  // cannot fail: it only links the handle into the loop
+    prepare_->data = this;
+    uv_prepare_start(prepare_, OnPrepare);
+    // Flushing queued submissions must not by itself keep the process alive; the poll handle
+    // does that (ref/unref).
+    uv_unref(reinterpret_cast<uv_handle_t*>(prepare_));
+  }
+  if (rc != 0) {
+    throw Napi::Error::New(env, std::string("uv_poll_start: ") + uv_strerror(rc));
+  }
+}
+
+void JsRing::OnPoll(uv_poll_t* handle, int status, int) {
+  JsRing* self = static_cast<JsRing*>(handle->data);
+  if (self == nullptr || self->closed_) return;
+  Napi::Env env(self->env_);
+  Napi::HandleScope scope(env);
+  if (status < 0) {
+    self->Deliver(env, status);
+    return;
+  }
+  // One batch per callback: if more completions wait, the fd stays readable and libuv calls
+  // again in its next turn, after timers and immediates had their chance.
+  const int n = self->backend_->collect(self->buf_, self->capacity_);
+  if (n > 0) self->Deliver(env, n);
+}
+
+void JsRing::OnPrepare(uv_prepare_t* handle) {
+  JsRing* self = static_cast<JsRing*>(handle->data);
+  if (self == nullptr || self->closed_ || self->backend_->queued() == 0) return;
+  const int rc = self->backend_->flush();
+  // -EBUSY/-EAGAIN: the kernel is short of room (completions backed up); the entries stay
+  // queued and the next turn tries again after the completions were collected.
+  if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) {
+    Napi::Env env(self->env_);
+    Napi::HandleScope scope(env);
+    self->Deliver(env, rc);
+  }
+}
+
+void JsRing::Deliver(Napi::Env env, int count) {
+  if (closed_ || on_completions_.IsEmpty()) return;
+  // The Ring's JavaScript object may already be garbage (nothing referred to it) while its
+  // destructor has not run yet: nobody can want its completions, and the destructor closes it.
+  Napi::Object self = Value();
+  if (self.IsEmpty()) return;
+  napi_value argv[1] = {Napi::Number::New(env, count)};
+  try {
+    on_completions_.MakeCallback(self, 1, argv, *async_context_);
+  } catch (const Napi::Error& e) {
+    // The handler's exception is the user's: it goes to 'uncaughtException'.
+    napi_fatal_exception(env, e.Value());
+  }
+}
+
+Napi::Value JsRing::Register(const Napi::CallbackInfo& info) {
+  int32_t slot;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &slot) || slot < 0 || info.Length() < 2 || !info[1].IsTypedArray() ||
+      info[1].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    return Num(info, -EINVAL);
+  Napi::Uint8Array bytes = info[1].As<Napi::Uint8Array>();
+  // An empty (or detached) array has no memory to lend.
+  if (bytes.ElementLength() == 0 || bytes.Data() == nullptr) return Num(info, -EINVAL);
+  int rc = backend_->set_buffer(static_cast<uint32_t>(slot), bytes.Data(), bytes.ElementLength());
+  if (rc == 0) slot_refs_[slot] = Napi::Persistent(bytes);
+  return Num(info, rc);
+}
+
+Napi::Value JsRing::Unregister(const Napi::CallbackInfo& info) {
+  int32_t slot;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &slot) || slot < 0) return Num(info, -EINVAL);
+  int rc = backend_->set_buffer(static_cast<uint32_t>(slot), nullptr, 0);
+  if (rc == 0) slot_refs_[slot].Reset();
+  return Num(info, rc);
+}
+
+// recv/send/read/write(token, fd, slot, offset, length)
+Napi::Value JsRing::Transfer(const Napi::CallbackInfo& info, RingOp op) {
+  int32_t token, fd, slot, off, len;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &token) || !ArgInt(info, 1, &fd) || !ArgInt(info, 2, &slot) ||
+      !ArgInt(info, 3, &off) || !ArgInt(info, 4, &len) || slot < 0 || off < 0 || len < 0)
+    return Num(info, -EINVAL);
+  return Num(info, backend_->transfer(op, token, fd, static_cast<uint32_t>(slot),
+                                      static_cast<size_t>(off), static_cast<size_t>(len)));
+}
+
+Napi::Value JsRing::Accept(const Napi::CallbackInfo& info) {
+  int32_t token, fd;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &token) || !ArgInt(info, 1, &fd)) return Num(info, -EINVAL);
+  return Num(info, backend_->accept(token, fd));
+}
+
+// connect(token, fd, address): the address as sockaddr() encoded it for the socket calls.
+Napi::Value JsRing::Connect(const Napi::CallbackInfo& info) {
+  int32_t token, fd;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &token) || !ArgInt(info, 1, &fd) || info.Length() < 3 ||
+      !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    return Num(info, -EINVAL);
+  Napi::Uint8Array addr = info[2].As<Napi::Uint8Array>();
+  const size_t len = EncodedAddrLen(addr.Data(), addr.ElementLength());
+  if (len == 0) return Num(info, -EINVAL);
+  return Num(info, backend_->connect(token, fd, addr.Data(), len));
+}
+
+Napi::Value JsRing::Poll(const Napi::CallbackInfo& info) {
+  int32_t token, fd, events;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &token) || !ArgInt(info, 1, &fd) || !ArgInt(info, 2, &events))
+    return Num(info, -EINVAL);
+  return Num(info, backend_->poll(token, fd, static_cast<uint32_t>(events)));
+}
+
+Napi::Value JsRing::Cancel(const Napi::CallbackInfo& info) {
+  int32_t token;
+  if (closed_) return Num(info, -EBADF);
+  if (!ArgInt(info, 0, &token)) return Num(info, -EINVAL);
+  return Num(info, backend_->cancel(token));
+}
+
+Napi::Value JsRing::Submit(const Napi::CallbackInfo& info) {
+  return Num(info, closed_ ? -EBADF : backend_->flush());
+}
+
+// wait(timeoutMs): exclusive mode only. Submits what is queued, waits up to timeoutMs (-1:
+// forever) for a completion, and returns the number of triples collected, or -errno.
+Napi::Value JsRing::Wait(const Napi::CallbackInfo& info) {
+  int32_t timeout = -1;
+  if (closed_) return Num(info, -EBADF);
+  if (mode_ != RingMode::kExclusive) return Num(info, -EPERM);
+  if (info.Length() > 0 && !ArgInt(info, 0, &timeout)) return Num(info, -EINVAL);
+  int rc = backend_->wait(timeout < 0 ? -1 : timeout);
+  if (rc < 0) return Num(info, rc);
+  return Num(info, backend_->collect(buf_, capacity_));
+}
+
+Napi::Value JsRing::Wakeup(const Napi::CallbackInfo& info) {
+  return Num(info, closed_ ? -EBADF : backend_->wakeup());
+}
+
+Napi::Value JsRing::Ref(const Napi::CallbackInfo& info) {
+  if (!closed_ && poll_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
+
+Napi::Value JsRing::Unref(const Napi::CallbackInfo& info) {
+  if (!closed_ && poll_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(poll_));
+  return info.Env().Undefined();
+}
+
+Napi::Value JsRing::CloseJs(const Napi::CallbackInfo& info) {
+  Close(true);
+  return info.Env().Undefined();
+}
+
+void JsRing::Close(bool deliver) {
+  if (closed_) return;
+  closed_ = true;
+  if (poll_ != nullptr) {
+    poll_->data = nullptr;
+    uv_poll_stop(poll_);
+    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+    poll_ = nullptr;
+  }
+  if (prepare_ != nullptr) {
+    prepare_->data = nullptr;
+    uv_prepare_stop(prepare_);
+    uv_close(reinterpret_cast<uv_handle_t*>(prepare_),
+             [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
+    prepare_ = nullptr;
+  }
+  if (backend_) {
+    // The kernel may write into a registered buffer until the operation's completion is
+    // collected, so the buffers are released only after that (or after the bound, if the kernel
+    // is stuck; closing the ring then cancels what is left).
+    int32_t scratch[3 * 64];
+    int32_t* out = deliver ? buf_ : scratch;
+    const int cap = deliver ? capacity_ : 64;
+    const bool call = deliver && !on_completions_.IsEmpty();
+    if (backend_->in_flight() > 0) backend_->cancel_all();  // a failure is retried below
+    const uint64_t deadline = NowMs() + kCloseWaitMs;
+    Napi::Env env(env_);
+    std::unique_ptr<Napi::Error> pending;
+    while (backend_->in_flight() > 0) {
+      const int n = backend_->collect(out, cap);
+      if (n > 0 && call) {
+        napi_value argv[1] = {Napi::Number::New(env, n)};
+        try {
+          on_completions_.Call(Value(), 1, argv);
+        } catch (const Napi::Error& e) {
+          if (!pending) pending.reset(new Napi::Error(e));
+        }
+        continue;
+      }
+      if (n > 0) continue;
+      // A cancel that found the submission queue full is asked again once there is room; the
+      // ones already asked are skipped.
+      backend_->cancel_all();
+      const uint64_t now = NowMs();
+      if (now >= deadline) break;
+      const int left = static_cast<int>(deadline - now);
+      if (backend_->wait(left < 50 ? left : 50) < 0) break;
+    }
+    backend_->close();
+    if (pending) {
+      // After the ring is gone: the handler's exception reaches the caller of close().
+      if (env_ != nullptr && hook_added_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+      hook_added_ = false;
+      for (auto& r : slot_refs_) r.Reset();
+      throw *pending;
+    }
+  }
+  if (deliver) {
+    // Called from JavaScript: the buffers can go now rather than with the object.
+    for (auto& r : slot_refs_) r.Reset();
+  }
+  if (env_ != nullptr && hook_added_) napi_remove_env_cleanup_hook(env_, CleanupHook, this);
+  hook_added_ = false;
+}
+
+// ringProbe(): 0 when this host can open an io_uring ring with the operations the socket layer
+// needs, else -errno (-ENOSYS: no io_uring or no NODROP, -EPERM: switched off or filtered,
+// -EOPNOTSUPP: an operation missing).
+Napi::Value RingProbe(const Napi::CallbackInfo& info) {
+  std::unique_ptr<CompletionBackend> b(NewUringBackend());
+  if (!b) return Napi::Number::New(info.Env(), -ENOSYS);
+  RingLimits limits;
+  limits.entries = 4;
+  limits.max_ops = 4;
+  limits.slots = 0;
+  int rc = b->open(limits);
+  if (rc == 0) {
+    const uint32_t need = (1u << kOpRecv) | (1u << kOpSend) | (1u << kOpAccept) |
+                          (1u << kOpConnect) | (1u << kOpPoll);
+    if ((b->ops() & need) != need) rc = -EOPNOTSUPP;
+    b->close();
+  }
+  return Napi::Number::New(info.Env(), rc);
+}
+
+}  // namespace
+
+void InitRing(Napi::Env env, Napi::Object exports, AddonData* data) {
+  Napi::Function ctor = JsRing::Define(env);
+  data->ring_ctor = Napi::Persistent(ctor);
+  exports.Set("Ring", ctor);
+  exports.Set("ringProbe", Napi::Function::New<RingProbe>(env, "ringProbe"));
+  Napi::Object c = Napi::Object::New(env);
+  auto set = [&](const char* k, double v) { c.Set(k, Napi::Number::New(env, v)); };
+  set("TOKEN_WAKEUP", kRingTokenWakeup);
+  set("OP_RECV", kOpRecv);
+  set("OP_SEND", kOpSend);
+  set("OP_READ", kOpRead);
+  set("OP_WRITE", kOpWrite);
+  set("OP_ACCEPT", kOpAccept);
+  set("OP_CONNECT", kOpConnect);
+  set("OP_POLL", kOpPoll);
+  set("KIND_MASK", kCqKindMask);
+  set("CANCEL_REQUESTED", kCqCancelRequested);
+  set("FEAT_POLLABLE_FD", kRingFeatPollableFd);
+  set("FEAT_WAIT_TIMEOUT", kRingFeatWaitTimeout);
+  exports.Set("ring", c);
+}
+
+}  // namespace asyncoro
