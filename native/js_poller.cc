@@ -122,7 +122,18 @@ struct ThreadShared {
   bool in_block = false;      // the thread is in (or about to enter) the blocking syscall
   bool rearm_pending = false; // a rearm wake-up was written and not yet seen
   int count = 0;              // size of the batch handed over (or -errno)
+  // Two owners: the Poller (until Close() has joined the thread) and the thread-safe function
+  // (until its finalizer). Node runs that finalizer before it drains the queue, so neither may
+  // free this alone; the last one to let go does.
+  int refs = 2;
 };
+
+void ReleaseShared(ThreadShared* s) {
+  if (__atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0) return;
+  uv_cond_destroy(&s->cv);
+  uv_mutex_destroy(&s->mu);
+  delete s;
+}
 
 void CallJsBatch(Napi::Env env, Napi::Function cb, ThreadShared* shared, void* data);
 using BatchTsfn = Napi::TypedThreadSafeFunction<ThreadShared, void, CallJsBatch>;
@@ -193,7 +204,6 @@ class JsPoller : public Napi::ObjectWrap<JsPoller> {
   BatchTsfn tsfn_;
   napi_env env_ = nullptr;
   bool closed_ = false;
-  bool delivering_ = false;
 };
 
 Napi::Function JsPoller::Define(Napi::Env env) {
@@ -299,7 +309,6 @@ void JsPoller::OnPoll(uv_poll_t* handle, int status, int) {
   JsPoller* self = static_cast<JsPoller*>(handle->data);
   if (self == nullptr || self->closed_) return;
   Napi::Env env(self->env_);
-  Napi::HandleScope scope(env);
   if (status < 0) {
     self->Deliver(env, status, false);
     return;
@@ -315,16 +324,13 @@ void JsPoller::StartThread(Napi::Env env, Napi::Function cb) {
   shared_->owner = this;
   ThreadShared* shared = shared_;
   tsfn_ = BatchTsfn::New(env, cb, "asyncoro.Poller", 0, 1, shared,
-                         [](Napi::Env, void*, ThreadShared* s) {
-                           uv_cond_destroy(&s->cv);
-                           uv_mutex_destroy(&s->mu);
-                           delete s;
-                         },
+                         [](Napi::Env, void*, ThreadShared* s) { ReleaseShared(s); },
                          static_cast<void*>(nullptr));
   int rc = uv_thread_create(&shared->thread, ThreadMain, this);
   if (rc != 0) {
     shared_->owner = nullptr;
     tsfn_.Release();
+    ReleaseShared(shared_);
     shared_ = nullptr;
     throw Napi::Error::New(env, std::string("uv_thread_create: ") + uv_strerror(rc));
   }
@@ -375,14 +381,14 @@ void JsPoller::ThreadMain(void* arg) {
 }
 
 void CallJsBatch(Napi::Env env, Napi::Function, ThreadShared* s, void*) {
+  // A null env: the function is being torn down and Node is emptying its queue, after its
+  // finalizer; the Poller has already joined its thread, and there is nobody to deliver to.
+  if (env == nullptr) return;
   uv_mutex_lock(&s->mu);
   JsPoller* owner = s->owner;
   const int count = s->count;
   uv_mutex_unlock(&s->mu);
-  if (env != nullptr && owner != nullptr) {
-    Napi::HandleScope scope(env);
-    owner->Deliver(env, count, true);
-  }
+  if (env != nullptr && owner != nullptr) owner->Deliver(env, count, true);
   uv_mutex_lock(&s->mu);
   s->consumed = true;
   uv_cond_signal(&s->cv);
@@ -391,27 +397,33 @@ void CallJsBatch(Napi::Env env, Napi::Function, ThreadShared* s, void*) {
 
 void JsPoller::Deliver(Napi::Env env, int count, bool from_tsfn) {
   if (closed_ || on_events_.IsEmpty()) return;
+  // The C API with every status checked, not node-addon-api's throwing wrappers: this runs from
+  // libuv callbacks, where a C++ exception has nowhere to go, and it can run while a Worker's
+  // environment is being torn down (Node closes handles, and so delivers queued thread-safe
+  // calls, before it runs cleanup hooks), when calling into JavaScript is no longer possible.
+  // A batch that cannot be delivered is dropped.
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  napi_value self = nullptr, fn = nullptr, argv[1], result;
   // The Poller's JavaScript object may already be garbage (an unref()ed poller nothing refers to)
   // while its destructor has not run yet: nobody can want its events, and the destructor closes it.
-  Napi::Object self = Value();
-  if (self.IsEmpty()) return;
-  napi_value argv[1] = {Napi::Number::New(env, count)};
-  delivering_ = true;
-  try {
-    if (from_tsfn) {
-      // A thread-safe function call already runs in a callback scope.
-      on_events_.Call(self, 1, argv);
-    } else {
-      // MakeCallback, so process.nextTick() and promise jobs run after the batch, as they do
-      // after Node's own I/O callbacks.
-      on_events_.MakeCallback(self, 1, argv, *async_context_);
+  if (napi_get_reference_value(env, static_cast<napi_ref>(*this), &self) == napi_ok && self != nullptr &&
+      napi_get_reference_value(env, static_cast<napi_ref>(on_events_), &fn) == napi_ok && fn != nullptr &&
+      napi_create_int32(env, count, &argv[0]) == napi_ok) {
+    // A thread-safe function call already runs in a callback scope; from libuv, MakeCallback, so
+    // process.nextTick() and promise jobs run after the batch, as after Node's own I/O callbacks.
+    const napi_status st =
+        from_tsfn ? napi_call_function(env, self, fn, 1, argv, &result)
+                  : napi_make_callback(env, static_cast<napi_async_context>(*async_context_), self, fn, 1,
+                                       argv, &result);
+    if (st == napi_pending_exception) {
+      // An exception from the handler is the user's: it goes to 'uncaughtException' like one
+      // thrown from any other I/O callback.
+      napi_value err;
+      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
     }
-  } catch (const Napi::Error& e) {
-    // An exception from the handler is the user's: it goes to 'uncaughtException' like one
-    // thrown from any other I/O callback.
-    napi_fatal_exception(env, e.Value());
   }
-  delivering_ = false;
+  napi_close_handle_scope(env, scope);
 }
 
 // Handles the internal tokens in a collected batch: drains the wake channels, turns a wake-up
@@ -543,7 +555,8 @@ void JsPoller::Close() {
     SignalFd(rearm_.wr >= 0 ? rearm_.wr : wake_.wr);
     uv_thread_join(&shared_->thread);
     tsfn_.Release();
-    shared_ = nullptr;  // freed by the thread-safe function's finalizer
+    ReleaseShared(shared_);
+    shared_ = nullptr;
   }
   if (backend_) backend_->close();
   wake_.close();
