@@ -21,6 +21,7 @@
 #include <string>
 
 #include "addon.h"
+#include "js_glue.h"
 #include "poller.h"
 
 #if defined(__linux__)
@@ -397,33 +398,8 @@ void CallJsBatch(Napi::Env env, Napi::Function, ThreadShared* s, void*) {
 
 void JsPoller::Deliver(Napi::Env env, int count, bool from_tsfn) {
   if (closed_ || on_events_.IsEmpty()) return;
-  // The C API with every status checked, not node-addon-api's throwing wrappers: this runs from
-  // libuv callbacks, where a C++ exception has nowhere to go, and it can run while a Worker's
-  // environment is being torn down (Node closes handles, and so delivers queued thread-safe
-  // calls, before it runs cleanup hooks), when calling into JavaScript is no longer possible.
-  // A batch that cannot be delivered is dropped.
-  napi_handle_scope scope;
-  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
-  napi_value self = nullptr, fn = nullptr, argv[1], result;
-  // The Poller's JavaScript object may already be garbage (an unref()ed poller nothing refers to)
-  // while its destructor has not run yet: nobody can want its events, and the destructor closes it.
-  if (napi_get_reference_value(env, static_cast<napi_ref>(*this), &self) == napi_ok && self != nullptr &&
-      napi_get_reference_value(env, static_cast<napi_ref>(on_events_), &fn) == napi_ok && fn != nullptr &&
-      napi_create_int32(env, count, &argv[0]) == napi_ok) {
-    // A thread-safe function call already runs in a callback scope; from libuv, MakeCallback, so
-    // process.nextTick() and promise jobs run after the batch, as after Node's own I/O callbacks.
-    const napi_status st =
-        from_tsfn ? napi_call_function(env, self, fn, 1, argv, &result)
-                  : napi_make_callback(env, static_cast<napi_async_context>(*async_context_), self, fn, 1,
-                                       argv, &result);
-    if (st == napi_pending_exception) {
-      // An exception from the handler is the user's: it goes to 'uncaughtException' like one
-      // thrown from any other I/O callback.
-      napi_value err;
-      if (napi_get_and_clear_last_exception(env, &err) == napi_ok) napi_fatal_exception(env, err);
-    }
-  }
-  napi_close_handle_scope(env, scope);
+  DeliverBatch(env, static_cast<napi_ref>(*this), static_cast<napi_ref>(on_events_),
+               from_tsfn ? nullptr : static_cast<napi_async_context>(*async_context_), count);
 }
 
 // Handles the internal tokens in a collected batch: drains the wake channels, turns a wake-up
@@ -539,13 +515,7 @@ Napi::Value JsPoller::CloseJs(const Napi::CallbackInfo& info) {
 void JsPoller::Close() {
   if (closed_) return;
   closed_ = true;
-  if (poll_ != nullptr) {
-    poll_->data = nullptr;
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
+  CloseHandle<uv_poll_t, uv_poll_stop>(poll_);
   if (shared_ != nullptr) {
     uv_mutex_lock(&shared_->mu);
     shared_->stopping = true;

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "addon.h"
+#include "js_glue.h"
 #include "completion.h"
 
 namespace asyncoro {
@@ -255,7 +256,6 @@ void JsRing::OnPoll(uv_poll_t* handle, int status, int) {
   JsRing* self = static_cast<JsRing*>(handle->data);
   if (self == nullptr || self->closed_) return;
   Napi::Env env(self->env_);
-  Napi::HandleScope scope(env);
   if (status < 0) {
     self->Deliver(env, status);
     return;
@@ -274,24 +274,14 @@ void JsRing::OnPrepare(uv_prepare_t* handle) {
   // queued and the next turn tries again after the completions were collected.
   if (rc < 0 && rc != -EBUSY && rc != -EAGAIN) {
     Napi::Env env(self->env_);
-    Napi::HandleScope scope(env);
     self->Deliver(env, rc);
   }
 }
 
 void JsRing::Deliver(Napi::Env env, int count) {
   if (closed_ || on_completions_.IsEmpty()) return;
-  // The Ring's JavaScript object may already be garbage (nothing referred to it) while its
-  // destructor has not run yet: nobody can want its completions, and the destructor closes it.
-  Napi::Object self = Value();
-  if (self.IsEmpty()) return;
-  napi_value argv[1] = {Napi::Number::New(env, count)};
-  try {
-    on_completions_.MakeCallback(self, 1, argv, *async_context_);
-  } catch (const Napi::Error& e) {
-    // The handler's exception is the user's: it goes to 'uncaughtException'.
-    napi_fatal_exception(env, e.Value());
-  }
+  DeliverBatch(env, static_cast<napi_ref>(*this), static_cast<napi_ref>(on_completions_),
+               static_cast<napi_async_context>(*async_context_), count);
 }
 
 Napi::Value JsRing::Register(const Napi::CallbackInfo& info) {
@@ -401,20 +391,8 @@ Napi::Value JsRing::CloseJs(const Napi::CallbackInfo& info) {
 void JsRing::Close(bool deliver) {
   if (closed_) return;
   closed_ = true;
-  if (poll_ != nullptr) {
-    poll_->data = nullptr;
-    uv_poll_stop(poll_);
-    uv_close(reinterpret_cast<uv_handle_t*>(poll_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
-    poll_ = nullptr;
-  }
-  if (prepare_ != nullptr) {
-    prepare_->data = nullptr;
-    uv_prepare_stop(prepare_);
-    uv_close(reinterpret_cast<uv_handle_t*>(prepare_),
-             [](uv_handle_t* h) { delete reinterpret_cast<uv_prepare_t*>(h); });
-    prepare_ = nullptr;
-  }
+  CloseHandle<uv_poll_t, uv_poll_stop>(poll_);
+  CloseHandle<uv_prepare_t, uv_prepare_stop>(prepare_);
   if (backend_) {
     // The kernel may write into a registered buffer until the operation's completion is
     // collected, so the buffers are released only after that (or after the bound, if the kernel
