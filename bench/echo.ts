@@ -16,7 +16,8 @@ import { backends } from '../lib/core/poller.js';
 import { option, printMachine, printTable } from './common.js';
 
 const root = join(fileURLToPath(new URL('.', import.meta.url)), '..');
-const out = join(root, 'build', 'bench');
+// Not under build/: node-gyp rebuild deletes that.
+const out = join(root, 'build-bench');
 const seconds = Number(option('seconds', '3'));
 const only = option('only', '').split(',').filter(Boolean);
 

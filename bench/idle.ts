@@ -85,7 +85,8 @@ async function measure(label: string, serverArgs: string[], client: string): Pro
 }
 
 async function main(): Promise<void> {
-  const out = join(root, 'build', 'bench');
+  // Not under build/: node-gyp rebuild deletes that.
+const out = join(root, 'build-bench');
   mkdirSync(out, { recursive: true });
   const client = join(out, 'idleconn');
   execFileSync('cc', ['-O2', '-Wall', '-o', client, join(root, 'bench', 'echo', 'idleconn.c')], { stdio: 'inherit' });
