@@ -4,6 +4,7 @@
  */
 import { native } from '../../lib/native/binding.js';
 import { openPoller, type BackendName, type PollerMode, type NativePoller } from '../../lib/core/poller.js';
+import { BatchCollector } from './batches.js';
 
 export interface Triple {
   token: number;
@@ -70,16 +71,14 @@ export function fill(fd: number): number {
  * A poller in any mode with one way to wait for its next batch: `next(timeoutMs)` resolves with
  * the triples of the next batch, or [] when none arrived in time.
  */
-export class Harness {
+export class Harness extends BatchCollector<Triple> {
   readonly poller: NativePoller;
   readonly events: Int32Array;
-  readonly mode: PollerMode;
-  private queue: Triple[][] = [];
-  private waiter: ((b: Triple[]) => void) | undefined;
+  declare readonly mode: PollerMode;
   errors: number[] = [];
 
   constructor(backend: BackendName, mode: PollerMode, capacity = 64) {
-    this.mode = mode;
+    super(mode, 2000);
     const opened = openPoller({
       poller: backend,
       mode,
@@ -99,56 +98,14 @@ export class Harness {
   }
 
   private onEvents(count: number): void {
-    if (count < 0) {
-      this.errors.push(count);
-      return;
-    }
-    const batch = this.copy(count);
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(batch);
-    } else {
-      this.queue.push(batch);
-    }
+    if (count < 0) this.errors.push(count);
+    else this.deliver(this.copy(count));
   }
 
-  /** The next batch, or [] after `timeoutMs`. */
-  next(timeoutMs = 1000): Promise<Triple[]> {
-    if (this.mode === 'exclusive') {
-      const n = this.poller.wait(timeoutMs);
-      if (n < 0) throw new Error(`wait: ${native.strerror(n)}`);
-      return Promise.resolve(this.copy(n));
-    }
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve([]);
-      }, timeoutMs);
-      this.waiter = (b) => {
-        clearTimeout(timer);
-        resolve(b);
-      };
-    });
-  }
-
-  /** Collects batches until `pred` holds for the union or `timeoutMs` passes; returns the union. */
-  async until(pred: (all: Triple[]) => boolean, timeoutMs = 2000): Promise<Triple[]> {
-    const all: Triple[] = [];
-    const end = Date.now() + timeoutMs;
-    while (!pred(all)) {
-      const left = end - Date.now();
-      if (left <= 0) break;
-      all.push(...(await this.next(Math.min(left, 200))));
-    }
-    return all;
-  }
-
-  /** Forgets batches already delivered (integrated/thread) so the next wait sees fresh ones. */
-  flush(): void {
-    this.queue = [];
+  protected waitSync(timeoutMs: number): Triple[] {
+    const n = this.poller.wait(timeoutMs);
+    if (n < 0) throw new Error(`wait: ${native.strerror(n)}`);
+    return this.copy(n);
   }
 
   /**

@@ -4,11 +4,11 @@
  */
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { spawn } from 'node:child_process';
 import { openSync, closeSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runChild, type ChildResult } from '../helpers/child.js';
 import { native } from '../../lib/native/binding.js';
 import { backends, EV, openPoller } from '../../lib/core/poller.js';
 import {
@@ -334,30 +334,7 @@ for (const backend of backends()) {
 describe('poller: process lifetime, workers, handler errors', function () {
   this.timeout(30000);
 
-  interface ChildResult {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    out: string;
-    err: string;
-    ms: number;
-  }
-  function child(args: string[], killAfterMs = 0): Promise<ChildResult> {
-    return new Promise((resolve) => {
-      const t0 = Date.now();
-      const p = spawn(process.execPath, ['--import', 'tsx', fixture, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      const killer = killAfterMs > 0 ? setTimeout(() => p.kill('SIGTERM'), killAfterMs) : undefined;
-      p.on('exit', (code, signal) => {
-        if (killer) clearTimeout(killer);
-        resolve({ code, signal, out, err, ms: Date.now() - t0 });
-      });
-    });
-  }
+  const child = (args: string[], killAfterMs = 0): Promise<ChildResult> => runChild(fixture, args, killAfterMs);
 
   for (const backend of backends()) {
     for (const mode of backend.modes.filter((m) => m !== 'exclusive')) {

@@ -5,10 +5,11 @@
  */
 import { expect } from 'chai';
 import { Worker } from 'node:worker_threads';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { BatchCollector } from '../helpers/batches.js';
+import { runChild, type ChildResult } from '../helpers/child.js';
 import { native } from '../../lib/native/binding.js';
 import type { NativeRing, RingMode, RingOptions } from '../../lib/native/types.js';
 import { closeAll, closeFd, drain, fill, pipePair, socketPair } from '../helpers/native.js';
@@ -62,20 +63,17 @@ function listener(family: number, host: string): { fd: number; port: number } {
 }
 
 /** A ring in either mode with one way to wait for its next batch, like the poller Harness. */
-class RingHarness {
+class RingHarness extends BatchCollector<Completion> {
   readonly ring: NativeRing;
   readonly completions: Int32Array;
-  private queue: Completion[][] = [];
-  private waiter: ((b: Completion[]) => void) | undefined;
   /** Every batch size delivered, for the batching tests. */
   readonly sizes: number[] = [];
   errors: number[] = [];
 
-  constructor(
-    readonly mode: RingMode,
-    capacity = 64,
-    options: RingOptions = {},
-  ) {
+  declare readonly mode: RingMode;
+
+  constructor(mode: RingMode, capacity = 64, options: RingOptions = {}) {
+    super(mode, 3000);
     this.completions = new Int32Array(3 * capacity);
     // Exclusive mode gets a handler too, so close() can hand over the last completions.
     this.ring = new native.Ring(mode, this.completions, (n) => this.onCompletions(n), options);
@@ -94,60 +92,19 @@ class RingHarness {
       return;
     }
     this.sizes.push(count);
-    const batch = this.copy(count);
-    if (this.waiter) {
-      const w = this.waiter;
-      this.waiter = undefined;
-      w(batch);
-    } else {
-      this.queue.push(batch);
-    }
+    this.deliver(this.copy(count));
   }
 
-  /** The next batch, or [] after `timeoutMs`. */
-  next(timeoutMs = 1000): Promise<Completion[]> {
-    const queued = this.queue.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.mode === 'exclusive') {
-      const n = this.ring.wait(timeoutMs);
-      if (n < 0) throw new Error(`wait: ${native.strerror(n)}`);
-      if (n > 0) this.sizes.push(n);
-      return Promise.resolve(this.copy(n));
-    }
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.waiter = undefined;
-        resolve([]);
-      }, timeoutMs);
-      this.waiter = (b) => {
-        clearTimeout(timer);
-        resolve(b);
-      };
-    });
-  }
-
-  /** Collects batches until `pred` holds for the union or `timeoutMs` passes. */
-  async until(pred: (all: Completion[]) => boolean, timeoutMs = 3000): Promise<Completion[]> {
-    const all: Completion[] = [];
-    const end = Date.now() + timeoutMs;
-    while (!pred(all)) {
-      const left = end - Date.now();
-      if (left <= 0) break;
-      all.push(...(await this.next(Math.min(left, 200))));
-    }
-    return all;
+  protected waitSync(timeoutMs: number): Completion[] {
+    const n = this.ring.wait(timeoutMs);
+    if (n < 0) throw new Error(`wait: ${native.strerror(n)}`);
+    if (n > 0) this.sizes.push(n);
+    return this.copy(n);
   }
 
   /** Waits until `n` user completions have arrived. */
   count(n: number, timeoutMs = 3000): Promise<Completion[]> {
     return this.until((all) => userOnly(all).length >= n, timeoutMs).then(userOnly);
-  }
-
-  /** Everything delivered from now on, drained: batches already queued included. */
-  takeQueued(): Completion[] {
-    const all = this.queue.flat();
-    this.queue = [];
-    return all;
   }
 
   close(): void {
@@ -756,30 +713,8 @@ for (const mode of probe === 0 ? native.Ring.modes : []) {
 (probe === 0 ? describe : describe.skip)('io_uring: process lifetime, workers, handler errors', function () {
   this.timeout(30000);
 
-  interface ChildResult {
-    code: number | null;
-    signal: NodeJS.Signals | null;
-    out: string;
-    err: string;
-    ms: number;
-  }
-  function child(args: string[], killAfterMs = 0, nodeArgs: string[] = []): Promise<ChildResult> {
-    return new Promise((resolve) => {
-      const t0 = Date.now();
-      const p = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', fixture, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let out = '';
-      let err = '';
-      p.stdout.on('data', (d) => (out += d));
-      p.stderr.on('data', (d) => (err += d));
-      const killer = killAfterMs > 0 ? setTimeout(() => p.kill('SIGTERM'), killAfterMs) : undefined;
-      p.on('exit', (code, signal) => {
-        if (killer) clearTimeout(killer);
-        resolve({ code, signal, out, err, ms: Date.now() - t0 });
-      });
-    });
-  }
+  const child = (args: string[], killAfterMs = 0, nodeArgs: string[] = []): Promise<ChildResult> =>
+    runChild(fixture, args, killAfterMs, nodeArgs);
 
   it('an unref()ed ring with a recv in flight lets the process exit', async () => {
     const r = await child(['unref'], 15000);
