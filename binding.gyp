@@ -11,7 +11,8 @@
         "native/errors.cc",
         "native/js_poller.cc",
         "native/js_ring.cc",
-        "native/sockets.cc"
+        "native/sockets.cc",
+        "native/tls.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "conditions": [
