@@ -60,6 +60,8 @@ export class NativeEngine implements TlsEngine {
   private readonly outBuf: Buffer;
   /** What the last read that returned -1 needs: WANT_READ (ciphertext) or WANT_WRITE (room). */
   private readNeeds = WANT_READ;
+  /** A read produced output (an alert, a key update's answer) that nobody has sent yet. */
+  private readProduced = false;
   /** A coroutine is sending from the output buffer. */
   private flushing = false;
   /** Bytes sent from the output buffer so far, ever: flush() waits for a count, not a position. */
@@ -136,15 +138,13 @@ export class NativeEngine implements TlsEngine {
   }
 
   /**
-   * Sends the output buffer up to what it holds now; when another coroutine is sending, waits
-   * for it to finish first (it may have sent this output already).
+   * Sends what the output buffer holds now. A coroutine sending keeps on until the buffer is
+   * empty, output others add meanwhile included; one that finds a send in progress waits for it
+   * to end (by then its output is out, unless the sender failed: then it sends itself).
    */
-  flush(dl: Deadline): Generator<unknown, void, unknown> {
-    return this.flushUpTo(this.flushed + this.pending(), dl);
-  }
-
-  private *flushUpTo(mark: number, dl: Deadline): Generator<unknown, void, unknown> {
+  *flush(dl: Deadline): Generator<unknown, void, unknown> {
     const st = this.st;
+    const mark = this.flushed + this.pending();
     while (this.flushed < mark) {
       if (this.closed) throw new SocketClosedError(dl.what);
       if (this.flushing) {
@@ -155,7 +155,7 @@ export class NativeEngine implements TlsEngine {
       }
       this.flushing = true;
       try {
-        while (this.flushed < mark) {
+        while (st[OUT_END]! > st[OUT_START]!) {
           const start = st[OUT_START]!;
           // [start, end) is not empty, so the addon will not move the positions meanwhile (it
           // restarts at 0 only once the buffer is empty); it may append after end.
@@ -254,7 +254,10 @@ export class NativeEngine implements TlsEngine {
   }
 
   tryRead(buf: Uint8Array, off: number, len: number): number {
+    const queued = this.pending();
     const r = this.conn.read(buf, off, len);
+    // Only the read itself can have added output here (this is one synchronous step).
+    if (this.pending() > queued) this.readProduced = true;
     if (r >= 0) return r;
     if (r === WANT_READ || r === WANT_WRITE) {
       this.readNeeds = r;
@@ -264,8 +267,16 @@ export class NativeEngine implements TlsEngine {
   }
 
   *waitRead(dl: Deadline): Generator<unknown, void, unknown> {
-    // Output the read produced goes out before the wait: the peer may be waiting for it.
-    if (this.pending() > 0 || this.readNeeds === WANT_WRITE) yield* this.flush(dl);
+    if (this.readNeeds === WANT_WRITE) {
+      // OpenSSL must write to go on reading, and the output buffer is full: room first.
+      yield* this.flush(dl);
+    } else if (this.readProduced) {
+      // Output the read produced goes out before the wait (the peer may wait for it). If a
+      // writer is sending, it sends this too; waiting for it here could deadlock with a peer
+      // that writes back only once we read.
+      if (!this.flushing && this.pending() > 0) yield* this.flush(dl);
+    }
+    this.readProduced = false;
     if (this.readNeeds === WANT_READ) yield* this.fill(dl);
     this.readNeeds = WANT_READ;
   }

@@ -15,7 +15,7 @@ import type { X509Certificate } from 'node:crypto';
 import { Duplex } from 'node:stream';
 import * as nodeTls from 'node:tls';
 import { suspend, type Coro } from '../core/coro.js';
-import { AsyncoroError, CoroExit, TimeoutError } from '../core/errors.js';
+import { AsyncoroError, TimeoutError } from '../core/errors.js';
 import { PENDING, Suspend } from '../core/op.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { SocketClosedError } from './errors.js';
@@ -38,6 +38,8 @@ class SocketDuplex extends Duplex {
   readWanted = false;
   /** The chunk Node's side gave to send, and its callback. */
   pendingWrite: [Buffer, (err?: Error | null) => void] | null = null;
+  /** Destroyed: the pumps end. */
+  done = false;
 
   constructor(
     readonly sock: AsyncSocket,
@@ -77,52 +79,57 @@ class SocketDuplex extends Duplex {
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
+    this.done = true;
+    // A pump waiting in a socket call gets SocketClosedError; one idle in suspend() is woken and
+    // sees `done`. (This may run inside a pump, through Node's stream calls: nothing is thrown.)
     this.sock.close();
-    // The pumps wait in socket calls (which now throw) or idle in suspend(): end them.
-    this.reader?.terminate();
-    this.writer?.terminate();
+    this.reader?.resume();
+    this.writer?.resume();
     cb(err);
   }
 }
 
 function* readLoop(d: SocketDuplex): Generator<unknown, void, unknown> {
   try {
-    for (;;) {
+    while (!d.done) {
       if (!d.readWanted) {
         yield* suspend();
         continue;
       }
+      // The request is taken before the read: a _read() that comes while push() runs (Node
+      // may ask for more from inside it) sets it again and is not lost.
+      d.readWanted = false;
       const data = yield* d.sock.recv(65536);
       if (data.length === 0) {
         d.push(null);
         return;
       }
-      d.readWanted = d.push(data);
+      if (d.push(data)) d.readWanted = true;
     }
   } catch (e) {
-    if (!(e instanceof SocketClosedError) && !(e instanceof CoroExit)) d.destroy(e as Error);
+    if (!(e instanceof SocketClosedError) && !d.done) d.destroy(e as Error);
   }
 }
 
 function* writeLoop(d: SocketDuplex): Generator<unknown, void, unknown> {
-  try {
-    for (;;) {
-      const w = d.pendingWrite;
-      d.pendingWrite = null;
-      if (w === null) {
-        yield* suspend();
-        continue;
-      }
-      try {
-        yield* d.sock.sendall(w[0]);
-      } catch (e) {
-        w[1](e as Error);
-        return;
-      }
-      w[1]();
+  for (;;) {
+    if (d.done) {
+      d.pendingWrite?.[1](new SocketClosedError('send'));
+      return;
     }
-  } catch {
-    // Terminated by destroy().
+    const w = d.pendingWrite;
+    d.pendingWrite = null;
+    if (w === null) {
+      yield* suspend();
+      continue;
+    }
+    try {
+      yield* d.sock.sendall(w[0]);
+    } catch (e) {
+      w[1](e as Error);
+      return;
+    }
+    w[1]();
   }
 }
 
@@ -168,6 +175,9 @@ class NodeWait extends Suspend<void> {
   }
 }
 
+/** The reason given when the stream ends before the handshake is done (as the native engine says). */
+const PEER_CLOSED = 'the peer closed the connection during the handshake';
+
 /** Node's write-side buffer the engine fills before it waits for callbacks. */
 const HIGH_WATER = 256 * 1024;
 const CHUNK = 65536;
@@ -185,7 +195,7 @@ export class NodeEngine implements TlsEngine {
   private unacked = 0;
   private closed = false;
   private settled: TlsState | undefined;
-  private readonly hwait = new NodeWait(() => this.secure || this.gone || this.error !== undefined);
+  private readonly hwait = new NodeWait(() => this.secure || this.ended || this.gone || this.error !== undefined);
   private readonly rwait = new NodeWait(() => this.ended || this.gone || this.error !== undefined || this.chunk !== undefined || this.tls.readableLength > 0);
   private readonly wwait = new NodeWait(() => this.unacked < HIGH_WATER || this.gone || this.error !== undefined);
   private readonly fwait = new NodeWait(() => this.unacked === 0 || this.gone || this.error !== undefined);
@@ -227,6 +237,7 @@ export class NodeEngine implements TlsEngine {
     this.tls.on('readable', () => this.rwait.wake());
     this.tls.on('end', () => {
       this.ended = true;
+      this.hwait.wake();
       this.rwait.wake();
     });
     this.tls.on('error', (e: Error) => {
@@ -262,23 +273,36 @@ export class NodeEngine implements TlsEngine {
     if (e.code === ALTNAME_INVALID) return tlsFailure(what, e.message, ALTNAME_INVALID, this.setup.host);
     if (isVerifyName(e.code)) return tlsFailure(what, e.message, e.code, this.setup.host);
     if (typeof e.reason === 'string') return tlsFailure(what, e.reason, undefined, undefined);
-    if (e.code === 'ECONNRESET') return tlsFailure(what, 'the connection ended during the TLS exchange', undefined, undefined);
+    // "Client network socket disconnected before secure TLS connection was established"
+    if (e.code === 'ECONNRESET' && !this.secure) return tlsFailure(what, PEER_CLOSED, undefined, undefined);
     return tlsFailure(what, e.message, undefined, undefined);
   }
 
   *handshake(dl: Deadline): Generator<unknown, void, unknown> {
     while (!this.secure) {
       if (this.error !== undefined || this.gone) throw this.failure(dl.what);
+      if (this.ended) throw tlsFailure(dl.what, PEER_CLOSED, undefined, undefined);
       yield* this.hwait.arm(dl);
     }
     const tls = this.tls;
-    // A server socket made directly (not by tls.Server) leaves the rejection to its owner.
-    if (this.setup.server && this.setup.verify === 'require' && !tls.authorized) {
-      const code = String(tls.authorizationError ?? 'UNABLE_TO_VERIFY_LEAF_SIGNATURE');
-      tls.destroy();
-      throw tlsFailure(dl.what, 'certificate verify failed', isVerifyName(code) ? code : 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', undefined);
+    let authorized = tls.authorized;
+    let authError = tls.authorizationError as unknown;
+    if (this.setup.server && this.setup.verify !== 'none') {
+      // A server socket made without a tls.Server is left to judge the client's certificate
+      // itself, as tls.Server does after the handshake: Node lets OpenSSL accept any
+      // certificate and keeps the verdict in the handle (`ssl`, long-standing, undocumented).
+      const handle = (tls as unknown as { ssl?: { verifyError?: () => (Error & { code?: unknown }) | null } }).ssl;
+      const verdict = handle?.verifyError?.() ?? null;
+      authorized = verdict === null && tls.getPeerX509Certificate() !== undefined;
+      authError = verdict !== null ? String(verdict.code ?? verdict.message) : null;
+      if (this.setup.verify === 'require' && verdict !== null) {
+        this.closed = true;
+        tls.destroy();
+        this.duplex.destroy();
+        const code = String(authError);
+        throw tlsFailure(dl.what, verdict.message, isVerifyName(code) ? code : 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', undefined);
+      }
     }
-    const authError = tls.authorizationError as unknown;
     const servername = this.setup.server ? tls.servername : this.setup.sni;
     this.settled = {
       protocol: tls.getProtocol() ?? '',
@@ -286,7 +310,7 @@ export class NodeEngine implements TlsEngine {
       alpnProtocol: typeof tls.alpnProtocol === 'string' ? tls.alpnProtocol : null,
       servername: typeof servername === 'string' ? servername : null,
       reused: tls.isSessionReused(),
-      authorized: tls.authorized,
+      authorized,
       authorizationError:
         authError === null || authError === undefined
           ? null

@@ -619,9 +619,12 @@ export class TlsSocket {
     this.maxMessageSize = sock.maxMessageSize;
   }
 
-  /** The fd of the socket underneath, or -1 after close. */
+  /**
+   * The fd of the socket underneath, or -1 after close (Node's engine closes the fd itself a
+   * moment later, once close_notify is out).
+   */
   get fd(): number {
-    return this.sock.fd;
+    return this.closed ? -1 : this.sock.fd;
   }
 
   /** Whether `close()` was called. */
@@ -955,9 +958,13 @@ export class TlsSocket {
     if (this.closed) return;
     this.closed = true;
     this.pushback = undefined;
-    this.tls?.close();
-    this.acceptor?.close();
-    this.sock.close();
+    // A connection's engine closes the socket itself, once close_notify is out (Node's engine
+    // sends it a moment later, from its pump).
+    if (this.tls !== undefined) this.tls.close();
+    else {
+      this.acceptor?.close();
+      this.sock.close();
+    }
   }
 
   // ---- options ----
