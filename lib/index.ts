@@ -54,6 +54,16 @@ export type {
   UnixSocketOptions,
 } from './io/socket.js';
 export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './io/errors.js';
+export { TlsSocket, SecureContext, createSecureContext, startTls, tlsEngine } from './io/tls.js';
+export type { SecureContextOptions, TlsEngineName, TlsOptions, TlsVersion } from './io/tls.js';
+export {
+  TlsError,
+  CertificateError,
+  HostnameMismatchError,
+  TlsProtocolError,
+  TlsHandshakeTimeoutError,
+  TlsUnavailableError,
+} from './io/errors.js';
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
