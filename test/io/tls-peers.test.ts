@@ -22,9 +22,14 @@ function* thrown(fn: () => Generator<unknown, unknown, unknown>): Generator<unkn
   throw new Error('expected an error');
 }
 
+// Plus the native engine under exclusive schedulers, where only our own poller runs.
 const cells: TlsCell[] = [...tlsMatrix()];
-if (native.tls.openssl.available && backends().some((b) => b.name === 'epoll')) {
-  cells.push({ engine: 'native', poller: 'epoll', mode: 'exclusive', label: 'native engine on epoll (exclusive)' });
+if (native.tls.openssl.available) {
+  for (const b of backends()) {
+    if ((b.name === 'epoll' || b.name === 'io_uring') && b.modes.includes('exclusive')) {
+      cells.push({ engine: 'native', poller: b.name, mode: 'exclusive', label: `native engine on ${b.name} (exclusive)` });
+    }
+  }
 }
 
 for (const cell of cells) {
