@@ -19,7 +19,7 @@
 import { X509Certificate } from 'node:crypto';
 import { Coro, suspend } from '../core/coro.js';
 import { TimeoutError } from '../core/errors.js';
-import { running } from '../core/op.js';
+import { running, type Op } from '../core/op.js';
 import { native } from '../native/binding.js';
 import type { NativeTlsConn, NativeTlsContext } from '../native/types.js';
 import { Event } from '../sync/event.js';
@@ -41,6 +41,14 @@ const ERROR = T.ERROR;
  * bulk transfer moves about 32 KiB per system call. 64 KiB per connection in all.
  */
 export const ENGINE_BUFFER = 32768;
+
+/**
+ * Buffers of closed connections, for the next ones (a handshake then allocates none). Only a
+ * buffer no system call can still be using goes back: on io_uring a read or send that was
+ * cancelled (a timeout, a close in the middle) may finish in the kernel later, into that memory.
+ */
+const spare: Buffer[] = [];
+const SPARE_LIMIT = 64;
 
 const VERIFY: Record<EngineSetup['verify'], number> = {
   none: T.VERIFY_NONE,
@@ -70,6 +78,10 @@ export class NativeEngine implements TlsEngine {
   private idle: Event | null = null;
   private closed = false;
   private settled: TlsState | undefined;
+  /** A socket call on the buffers is (or may still be, in the kernel) in progress. */
+  private busy = 0;
+  private tainted = false;
+  private readonly mem: Buffer;
 
   constructor(
     private readonly sock: AsyncSocket,
@@ -77,7 +89,8 @@ export class NativeEngine implements TlsEngine {
     private readonly setup: EngineSetup,
     private readonly choose: ContextChooser | undefined,
   ) {
-    const mem = Buffer.allocUnsafeSlow(2 * ENGINE_BUFFER);
+    const mem = spare.pop() ?? Buffer.allocUnsafeSlow(2 * ENGINE_BUFFER);
+    this.mem = mem;
     this.inBuf = mem.subarray(0, ENGINE_BUFFER);
     this.outBuf = mem.subarray(ENGINE_BUFFER);
     const conn = new T.Conn(ctx, setup.server, this.inBuf, this.outBuf, this.st);
@@ -116,6 +129,22 @@ export class NativeEngine implements TlsEngine {
     return tlsFailure(what, f.reason, f.verify !== T.X509_V_OK ? verifyName(f.verify) : undefined, this.setup.host);
   }
 
+  /**
+   * Runs one socket call on the buffers. One that ends by an error may have been cancelled with
+   * the kernel still at work on the buffer: those buffers then never go back to `spare`.
+   */
+  private *io(op: Op<number>): Generator<unknown, number, unknown> {
+    this.busy++;
+    try {
+      const n = yield* op;
+      this.busy--;
+      return n;
+    } catch (e) {
+      this.tainted = true;
+      throw e;
+    }
+  }
+
   /** Reads ciphertext from the socket into the input buffer; an end of stream is remembered. */
   private *fill(dl: Deadline): Generator<unknown, void, unknown> {
     const st = this.st;
@@ -131,7 +160,7 @@ export class NativeEngine implements TlsEngine {
     }
     st[IN_START] = start;
     st[IN_END] = end;
-    const n = yield* this.sock.recvInto(this.inBuf, end, ENGINE_BUFFER - end, dl.opts());
+    const n = yield* this.io(this.sock.recvInto(this.inBuf, end, ENGINE_BUFFER - end, dl.opts()));
     if (this.closed) throw new SocketClosedError(dl.what);
     if (n === 0) st[T.EOF] = 1;
     else st[IN_END] = st[IN_END]! + n;
@@ -159,7 +188,7 @@ export class NativeEngine implements TlsEngine {
           const start = st[OUT_START]!;
           // [start, end) is not empty, so the addon will not move the positions meanwhile (it
           // restarts at 0 only once the buffer is empty); it may append after end.
-          const n = yield* this.sock.send(this.outBuf.subarray(start, st[OUT_END]), dl.opts());
+          const n = yield* this.io(this.sock.send(this.outBuf.subarray(start, st[OUT_END]), dl.opts()));
           st[OUT_START] = start + n;
           this.flushed += n;
         }
@@ -200,7 +229,7 @@ export class NativeEngine implements TlsEngine {
     const n = this.pending();
     if (n === 0 || this.flushing || this.closed) return;
     try {
-      yield* this.sock.send(this.outBuf.subarray(this.st[OUT_START], this.st[OUT_END]), { timeout: 0 });
+      yield* this.io(this.sock.send(this.outBuf.subarray(this.st[OUT_START], this.st[OUT_END]), { timeout: 0 }));
     } catch {
       // The peer may be gone already; the handshake's own error is what matters.
     }
@@ -328,6 +357,7 @@ export class NativeEngine implements TlsEngine {
     }
     sock.close();
     this.conn.free();
+    if (this.busy === 0 && !this.tainted && spare.length < SPARE_LIMIT) spare.push(this.mem);
     const idle = this.idle;
     this.idle = null;
     idle?.set();
