@@ -12,6 +12,8 @@
         "native/js_poller.cc",
         "native/js_ring.cc",
         "native/sockets.cc",
+        # TLS on the OpenSSL the running Node exports (every OS: on Windows through node.lib);
+        # the addon links none of its own.
         "native/tls.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],

@@ -57,13 +57,11 @@ describe('examples', function () {
     });
   }
 
-  it('tls-echo: mutual TLS echo with client certificates, on both engines', async () => {
-    for (const engine of ['native', 'node']) {
-      const run = await start('tls-echo.ts', ['--engine', engine]).done;
-      expect(run.code, run.err).to.equal(0);
-      expect(run.out).to.contain(`20 clients x 20 messages over TLSv1.3 (${engine} engine), every echo checked`);
-      expect(run.out).to.contain('client certificates seen: CN=asyncoro test client');
-    }
+  it('tls-echo: mutual TLS echo with client certificates', async () => {
+    const run = await start('tls-echo.ts').done;
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out).to.match(/20 clients x 20 messages over TLSv1\.3 \((native|node) engine\), every echo checked/);
+    expect(run.out).to.contain('client certificates seen: CN=asyncoro test client');
   });
 
   it('tcp-server answers echo-client', async () => {

@@ -589,6 +589,32 @@ for (const cell of tlsMatrix()) {
   });
 }
 
+describe('io/tls: a scheduler in thread mode', function () {
+  this.timeout(30000);
+  afterEach(() => closeSchedulers());
+  const c = certs();
+  for (const engine of tlsMatrix().map((cell) => cell.engine).filter((e, i, all) => all.indexOf(e) === i)) {
+    it(`${engine} engine: handshake and echo while the poller waits in its own thread`, async () => {
+      const { sched, errors } = makeScheduler({ poller: 'epoll', mode: 'thread' });
+      await runCoro(sched, function* () {
+        const [l, port] = yield* tlsListener({ engine, key: c.serverKey, cert: c.server });
+        const serve = spawn(function* () {
+          const conn = yield* l.accept({ timeout: 5000 });
+          yield* conn.sendMsg(yield* conn.recvMsg());
+          conn.close();
+        });
+        const s = yield* tlsConnect(port, { engine, ca: c.ca, servername: 'localhost' });
+        yield* s.sendMsg('threaded');
+        expect((yield* s.recvMsg()).toString()).to.equal('threaded');
+        yield* serve.finish(5000);
+        s.close();
+        l.close();
+      });
+      expect(errors).to.deep.equal([]);
+    });
+  }
+});
+
 describe('io/tls: the engines talk to each other', function () {
   this.timeout(30000);
   afterEach(() => closeSchedulers());
