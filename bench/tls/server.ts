@@ -50,7 +50,7 @@ if (kind === 'node') {
         // A handshake that failed (a client that went away): the next one.
         continue;
       }
-      conn.setNoDelay();
+      // TCP_NODELAY came from the listener.
       spawn(function* () {
         const buf = Buffer.allocUnsafe(65536);
         try {

@@ -969,21 +969,31 @@ export class TlsSocket {
 
   // ---- options ----
 
+  /** The socket underneath for an option, or null when its connection has already failed. */
+  private optionSocket(what: string): AsyncSocket | null {
+    if (this.closed) throw new SocketClosedError(what);
+    // Node's engine closes the socket as soon as the connection fails (a reset, possibly before
+    // accept() handed it over); as on Node's sockets, options then do nothing and the next
+    // operation reports the failure.
+    return this.sock.isClosed ? null : this.sock;
+  }
+
   /** TCP_NODELAY on the socket underneath. */
   setNoDelay(on = true): this {
-    this.sock.setNoDelay(on);
+    this.optionSocket('setNoDelay')?.setNoDelay(on);
     return this;
   }
 
   /** SO_KEEPALIVE on the socket underneath (and the idle time before the first probe). */
   setKeepAlive(on = true, idleMs?: number): this {
-    this.sock.setKeepAlive(on, idleMs);
+    this.optionSocket('setKeepAlive')?.setKeepAlive(on, idleMs);
     return this;
   }
 
   /** Whether TCP_NODELAY is on. */
   get noDelay(): boolean {
-    return this.sock.noDelay;
+    const sock = this.optionSocket('noDelay');
+    return sock !== null && sock.noDelay;
   }
 
   /** Plaintext byte counters, and how often an operation had to wait. */

@@ -6,9 +6,10 @@
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
+import { connect as netConnect } from 'node:net';
 import * as nodeTls from 'node:tls';
 import { spawn, sleep } from '../../lib/core/coro.js';
-import { TimeoutError } from '../../lib/core/errors.js';
+import { SystemError, TimeoutError } from '../../lib/core/errors.js';
 import { AsyncSocket, SendTimeoutError } from '../../lib/io/socket.js';
 import {
   CertificateError,
@@ -554,6 +555,46 @@ for (const cell of tlsMatrix()) {
         } finally {
           srv.close();
         }
+      });
+
+      it('a client that resets right after its handshake: accept() says so, or hands over a socket whose next read does', async () => {
+        await runCoro(t.sched, function* () {
+          const [l, port] = yield* tlsListener(server);
+          // The first accept() starts the listener's handshakes; nobody has connected yet.
+          expect(yield* thrown(() => l.accept({ timeout: 1 }))).to.be.instanceOf(TimeoutError);
+          let handed = 0;
+          for (let i = 0; i < 6; i++) {
+            const raw = netConnect({ host: '127.0.0.1', port });
+            // Half of them reset at once, half once the server is done with its handshake too.
+            const sock = nodeTls.connect({ socket: raw, servername: 'localhost', ca: c.ca }, () => {
+              if (i % 2 === 0) raw.resetAndDestroy();
+              else setTimeout(() => raw.resetAndDestroy(), 30);
+            });
+            sock.on('error', () => {});
+            raw.on('error', () => {});
+            // accept() comes after the reset: the listener's handshakes ran meanwhile.
+            yield* sleep(150);
+            let conn: TlsSocket;
+            try {
+              conn = yield* l.accept({ timeout: 5000 });
+            } catch (e) {
+              // The server's last flight met the reset.
+              expect(e).to.satisfy((x: unknown) => x instanceof SystemError || x instanceof TlsError);
+              continue;
+            }
+            // Options on a connection that already failed do nothing, as on Node's sockets.
+            conn.setNoDelay();
+            const outcome = yield* thrown(function* () {
+              const got = yield* conn.recv(10, { timeout: 5000 });
+              if (got.length === 0) throw new EOFError('recv', got, 1);
+            });
+            expect(outcome).to.satisfy((x: unknown) => x instanceof SystemError || x instanceof EOFError || x instanceof TlsError);
+            conn.close();
+            handed++;
+          }
+          expect(handed).to.be.above(0);
+          l.close();
+        });
       });
 
       it("interoperates with Node's tls: a Node client to our server, close_notify included", async () => {
