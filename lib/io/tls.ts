@@ -517,8 +517,7 @@ function* acceptLoop(a: Acceptor): Generator<unknown, void, unknown> {
     } catch (e) {
       if (a.closed) return;
       // A failed accept (too many open files, ...) goes to the next accept() call, which starts
-      // the loop again.
-      a.slots.release();
+      // the loop again (and frees the slot this loop took, as for any item it takes).
       a.loopEnded();
       a.ready.putNowait(e as Error);
       return;
