@@ -4,7 +4,7 @@
  * OpenSSL references are weak and it needs no libssl).
  */
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { native, nativeFile } from '../../lib/native/binding.js';
@@ -12,13 +12,28 @@ import { certs } from '../helpers/tls.js';
 
 const fixture = join(fileURLToPath(new URL('.', import.meta.url)), '..', 'fixtures', 'tls-engine.ts');
 
-function child(env: Record<string, string>): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', fixture, certs().dir], {
-    env: { ...process.env, ASYNCORO_TLS: '', NODE_DEBUG: '', ...env },
-    encoding: 'utf8',
-    timeout: 30000,
+interface Run {
+  code: number | null;
+  out: string;
+  err: string;
+}
+
+function child(env: Record<string, string>): Promise<Run> {
+  return new Promise((resolve) => {
+    const p = spawn(process.execPath, ['--import', 'tsx', fixture, certs().dir], {
+      env: { ...process.env, ASYNCORO_TLS: '', NODE_DEBUG: '', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (d) => (out += d));
+    p.stderr.on('data', (d) => (err += d));
+    const killer = setTimeout(() => p.kill('SIGKILL'), 30000);
+    p.on('exit', (code) => {
+      clearTimeout(killer);
+      resolve({ code, out, err });
+    });
   });
-  return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
 function hasObjdump(): boolean {
@@ -27,6 +42,16 @@ function hasObjdump(): boolean {
 
 describe('io/tls: the engine choice', function () {
   this.timeout(60000);
+  // The three child processes run at once.
+  let runs: { plain: Run; node: Run; bogus: Run };
+  before(async () => {
+    const [plain, node, bogus] = await Promise.all([
+      child({ NODE_DEBUG: 'asyncoro' }),
+      child({ ASYNCORO_TLS: 'node', NODE_DEBUG: 'asyncoro' }),
+      child({ ASYNCORO_TLS: 'openssl' }),
+    ]);
+    runs = { plain, node, bogus };
+  });
 
   it("the addon finds the running Node's OpenSSL 3 and uses it", () => {
     const o = native.tls.openssl;
@@ -48,7 +73,7 @@ describe('io/tls: the engine choice', function () {
   });
 
   it('by default a child process uses the native engine and says so under NODE_DEBUG=asyncoro', () => {
-    const r = child({ NODE_DEBUG: 'asyncoro' });
+    const r = runs.plain;
     expect(r.code, r.err + r.out).to.equal(0);
     expect(r.out).to.contain('default native');
     expect(r.out).to.contain('client native server native');
@@ -56,7 +81,7 @@ describe('io/tls: the engine choice', function () {
   });
 
   it("ASYNCORO_TLS=node forces Node's tls, with a notice", () => {
-    const r = child({ ASYNCORO_TLS: 'node', NODE_DEBUG: 'asyncoro' });
+    const r = runs.node;
     expect(r.code, r.err + r.out).to.equal(0);
     expect(r.out).to.contain('default node');
     expect(r.out).to.contain('client node server node');
@@ -64,7 +89,7 @@ describe('io/tls: the engine choice', function () {
   });
 
   it('an ASYNCORO_TLS value that means nothing is a typed error', () => {
-    const r = child({ ASYNCORO_TLS: 'openssl' });
+    const r = runs.bogus;
     expect(r.code).to.equal(1);
     expect(r.out.trim()).to.equal('error ERR_TLS_UNAVAILABLE');
   });

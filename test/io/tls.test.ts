@@ -430,9 +430,9 @@ for (const cell of tlsMatrix()) {
       });
     });
 
-    it('one coroutine reads while another writes 8 MB each way (full duplex)', async () => {
+    it('one coroutine reads while another writes 4 MB each way (full duplex)', async () => {
       await runCoro(t.sched, function* () {
-        const size = 8 * 1024 * 1024;
+        const size = 4 * 1024 * 1024;
         const { port, done } = yield* serveOne(server, function* (conn) {
           const buf = Buffer.allocUnsafe(65536);
           let n = 0;
@@ -522,11 +522,11 @@ for (const cell of tlsMatrix()) {
       await runCoro(t.sched, function* () {
         const { port, done } = yield* serveOne(server, function* (conn) {
           // Reads nothing until the client has given up.
-          yield* sleep(400);
+          yield* sleep(250);
           return conn.protocol;
         });
         const s = yield* tlsConnect(port, client);
-        const e = yield* thrown(() => s.sendall(Buffer.alloc(64 * 1024 * 1024), { timeout: 150 }));
+        const e = yield* thrown(() => s.sendall(Buffer.alloc(64 * 1024 * 1024), { timeout: 100 }));
         expect(e).to.be.instanceOf(SendTimeoutError);
         expect((e as SendTimeoutError).bytesSent).to.be.above(0).and.below(64 * 1024 * 1024);
         s.close();
@@ -563,7 +563,7 @@ for (const cell of tlsMatrix()) {
           // The first accept() starts the listener's handshakes; nobody has connected yet.
           expect(yield* thrown(() => l.accept({ timeout: 1 }))).to.be.instanceOf(TimeoutError);
           let handed = 0;
-          for (let i = 0; i < 6; i++) {
+          for (let i = 0; i < 4; i++) {
             const raw = netConnect({ host: '127.0.0.1', port });
             // Half of them reset at once, half once the server is done with its handshake too.
             const sock = nodeTls.connect({ socket: raw, servername: 'localhost', ca: c.ca }, () => {
@@ -573,7 +573,7 @@ for (const cell of tlsMatrix()) {
             sock.on('error', () => {});
             raw.on('error', () => {});
             // accept() comes after the reset: the listener's handshakes ran meanwhile.
-            yield* sleep(150);
+            yield* sleep(100);
             let conn: TlsSocket;
             try {
               conn = yield* l.accept({ timeout: 5000 });
