@@ -61,3 +61,5 @@ export type { ChannelOptions, Subscriber } from './msg/channel.js';
 export { MonitorStatus } from './supervise/monitor.js';
 export type { ExitKind, Monitorable, MonitorTarget } from './supervise/monitor.js';
 export { hotSwappable } from './supervise/hotswap.js';
+export { Supervisor, RestartIntensityError } from './supervise/supervisor.js';
+export type { Backoff, ChildSpec, RestartPolicy, Strategy, SupervisorOptions } from './supervise/supervisor.js';
