@@ -213,8 +213,9 @@ export class Coro<R = unknown> {
 
   /**
    * Puts `msg` in the coroutine's mailbox; never blocks. A message to a coroutine that has ended
-   * is dropped (as in Erlang). If the coroutine is waiting in a `receive` that accepts the
-   * message, it gets the message directly.
+   * is dropped (as in Erlang), unless the coroutine may still be restarted in place
+   * ({@link restart}): then it waits for the next run. If the coroutine is waiting in a
+   * `receive` that accepts the message, it gets the message directly.
    *
    * @example
    * ```ts
@@ -227,7 +228,8 @@ export class Coro<R = unknown> {
 
   /**
    * Sends `msg` and tells how many recipients got it: 1 for a live local coroutine (queued in its
-   * mailbox), 0 for an ended one. The timeout is for recipients that must acknowledge (remote
+   * mailbox) or an ended one that may still be restarted (kept for its next run), 0 for another
+   * ended one. The timeout is for recipients that must acknowledge (remote
    * coroutines, a later issue); a local one answers at once.
    *
    * @example
@@ -650,8 +652,9 @@ class DeliverOp extends Suspend<number> {
     super();
   }
   _start(): unknown {
-    if (!this.to.isAlive) return 0;
-    deliverLocal(this.to, this.msg);
+    const to = this.to;
+    if ((to._f & (3 | F_RESTARTABLE)) === S_DONE) return 0;
+    deliverLocal(to, this.msg);
     return 1;
   }
 }

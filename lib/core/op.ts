@@ -47,14 +47,16 @@ export let running: Coro<unknown> | null = null;
 
 /**
  * @internal Every change of the running coroutine goes through here, so this is where a turn
- * ends: a coroutine that stops running (it suspends, yields, or ends) gives back the notices it
- * took during the turn. A monitor that received a `MonitorStatus` has decided by then whether to
- * restart the coroutine; if nobody did, the coroutine is released.
+ * ends: a coroutine that stops running (it suspends, yields, or ends: the scheduler sets null)
+ * gives back the notices it took during the turn. A monitor that received a `MonitorStatus` has
+ * decided by then whether to restart the coroutine; if nobody did, the coroutine is released. (A
+ * coroutine that runs another scheduler's `run()` is not at the end of its turn when that
+ * scheduler's coroutines start running, hence the null.)
  */
 export function setRunning(c: Coro<unknown> | null): void {
   const was = running;
   running = c;
-  if (was !== null && was !== c && (was._f & F_HOLDING) !== 0) endTurn(was);
+  if (c === null && was !== null && (was._f & F_HOLDING) !== 0) endTurn(was);
 }
 
 function endTurn(c: Coro<unknown>): void {

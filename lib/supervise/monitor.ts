@@ -214,6 +214,7 @@ export function restartCoro(c: Coro<unknown>, fn: CoroFn<unknown, any> | undefin
       'ERR_RELEASED',
     );
   }
+  if (c._s.isClosed) throw new CoroStateError('cannot restart on a closed scheduler', 'ERR_CLOSED');
   const x = c._x!;
   if (fn === undefined) {
     fn = c._n;

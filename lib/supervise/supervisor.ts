@@ -137,7 +137,9 @@ export class Supervisor {
   constructor(options: SupervisorOptions, coro?: Coro) {
     checkOptions(options);
     this.options = options;
-    this.coro = (coro ?? spawn(runSupervisor, this)) as Coro<void>;
+    // Spawned without arguments (it finds this object by its coroutine), so a monitor added at
+    // any time can restart it.
+    this.coro = (coro ?? spawn(runSupervisor)) as Coro<void>;
     if (coro === undefined) this.coro.name = options.name ?? 'supervisor';
     supervisors.set(this.coro, this);
   }
@@ -312,8 +314,8 @@ function startChild(spec: ChildSpec, sup: Coro): Coro {
   return c;
 }
 
-function* runSupervisor(sup: Supervisor): Generator<unknown, void, unknown> {
-  yield* sup._main();
+function* runSupervisor(this: Coro): Generator<unknown, void, unknown> {
+  yield* supervisors.get(this)!._main();
 }
 
 function* nestedSupervisor(this: Coro, options: SupervisorOptions): Generator<unknown, void, unknown> {

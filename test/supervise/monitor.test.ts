@@ -126,7 +126,7 @@ describe('supervise/monitor', () => {
       worker.send('b'); // queued when the crash happens: kept for the next run
       const st = yield* status();
       expect(st.restartable).to.equal(true);
-      worker.send('c'); // sent while it is down and restartable: kept too
+      expect(yield* worker.deliver('c')).to.equal(1); // sent while it is down and restartable: kept too
       expect(st.coro.restart()).to.equal(worker);
       expect(st.restartable).to.equal(false);
       expect(() => worker.restart()).to.throw(CoroStateError, 'running');
@@ -173,16 +173,16 @@ describe('supervise/monitor', () => {
       const during = st.restartable;
       const queued = pending(worker);
       yield* sleep(0); // the turn ends: nobody restarted it
-      worker.send('after'); // dropped
+      const delivered = yield* worker.deliver('after'); // dropped
       let code = '';
       try {
         worker.restart();
       } catch (e) {
         code = (e as CoroStateError).code;
       }
-      return { during, queued, after: st.restartable, code, pendingAfter: pending(worker) };
+      return { during, queued, after: st.restartable, code, delivered, pendingAfter: pending(worker) };
     });
-    expect(v).to.deep.equal({ during: true, queued: 1, after: false, code: 'ERR_RELEASED', pendingAfter: 0 });
+    expect(v).to.deep.equal({ during: true, queued: 1, after: false, code: 'ERR_RELEASED', delivered: 0, pendingAfter: 0 });
     // What was released: nothing kept for a restart.
     expect(worker._x?.mbox).to.equal(undefined);
     expect(worker._x?.monitors).to.equal(undefined);

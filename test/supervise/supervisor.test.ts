@@ -145,6 +145,24 @@ describe('supervise/supervisor', () => {
     expect(t.errors).to.deep.equal([]);
   });
 
+  it('a supervisor that gave up can be restarted in place by its own monitor, even one added after it started', async () => {
+    const log: string[] = [];
+    await runCoro(t.sched, function* () {
+      const sup = new Supervisor({ intensity: 0, children: specs(log, 'a') });
+      yield* sleep(1);
+      yield* self().monitor(sup.coro);
+      sup.child('a')!.send('crash');
+      const st = yield* receive<MonitorStatus>();
+      expect(st.error).to.be.instanceOf(RestartIntensityError);
+      st.coro.restart();
+      yield* sleep(1);
+      expect(Supervisor.of(sup.coro)).to.equal(sup);
+      expect(sup.child('a')!.isAlive).to.equal(true);
+      yield* sup.stop();
+    });
+    expect(log).to.deep.equal(['start a', 'start a', 'stop a']);
+  });
+
   it('restarts spread over more than the period are within the intensity', async () => {
     const log: string[] = [];
     await withSupervisor({ intensity: 2, period: 1000, children: specs(log, 'a') }, function* (sup) {
