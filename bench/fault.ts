@@ -35,8 +35,9 @@ async function broadcast(subscribers: number, messages: number): Promise<Result>
   const t0 = performance.now();
   spawn(function* () {
     yield* sleep(0); // the subscribers have subscribed
-    // Batches keep the mailboxes bounded; send itself never blocks.
-    const batch = Math.max(1, Math.floor(16_384 / subscribers));
+    // Batches keep the mailboxes bounded (send itself never blocks): a subscriber takes at most
+    // 1,024 queued messages in one turn, so a batch is no larger.
+    const batch = Math.max(1, Math.min(1024, Math.floor(16_384 / subscribers)));
     for (let i = 0; i < messages; ) {
       const end = Math.min(messages, i + batch);
       for (; i < end; i++) ch.send(1);
