@@ -140,12 +140,12 @@ export function addMonitor(c: Coro<unknown>, m: MonitorTarget): boolean {
   }
   if (m === (c as unknown)) throw new CoroStateError(`${String(c)} cannot monitor itself`);
   if (!m.isAlive) return false;
-  const x = c._extra();
   if (!c.isAlive && (c._f & F_RESTARTABLE) === 0) {
     // Ended and released: the monitor hears of the end at once, and that is all.
     tell([m], MonitorStatus._of(c));
     return true;
   }
+  const x = c._extra();
   const list = (x.monitors ??= []);
   if (list.includes(m)) return false;
   list.push(m);
@@ -161,11 +161,10 @@ export function notifyMonitors(c: Coro<unknown>): boolean {
   const st = MonitorStatus._of(c);
   x.status = st;
   c._f |= F_RESTARTABLE;
-  const list = x.monitors!;
-  let live = 0;
-  for (const m of list) if (m.isAlive) list[live++] = m;
-  list.length = live;
-  return tell(list.slice(), st) > 0;
+  // Monitors that have ended are dropped. The others are told from a copy of the list: a
+  // channel's transform may add a monitor meanwhile, which addMonitor tells itself.
+  const live = (x.monitors = x.monitors!.filter((m) => m.isAlive));
+  return tell(live.slice(), st) > 0;
 }
 
 /**
