@@ -3,9 +3,10 @@
  * when it may be swapped with {@link hotSwappable}; `coro.hotSwap(fn, ...args)` asks from
  * anywhere. The request is offered as a {@link HotSwap} error thrown in at the coroutine's next
  * suspension point while it is swappable (at once if it is waiting now). If the error leaves the
- * generator, the scheduler replaces the generator with `fn(...args)` (lib/core/scheduler.ts, at
- * the coroutine's end); the coroutine keeps its id, mailbox, monitors, name and registration,
- * and its monitors hear nothing. If the coroutine catches it, the swap is refused and is not offered again.
+ * generator, the scheduler replaces the generator with `fn(...args)` (lib/core/scheduler.ts, where
+ * the coroutine would have ended): the coroutine keeps its id, mailbox, monitors, name and
+ * registration, and its monitors hear nothing. If the coroutine catches it, the swap is refused
+ * and is not offered again.
  *
  * JavaScript's `yield*` delegation is invisible to the scheduler, so it cannot tell a suspension
  * in the coroutine's own loop from one inside a helper it called: "top level" is what the
