@@ -157,11 +157,17 @@ export class Coro<R = unknown> {
     if (typeof fn !== 'function') throw new TypeError('a coroutine needs a generator function');
     this._s = s;
     this.id = nextId++;
-    this._f = S_READY | F_FRESH | (args.length === 0 ? F_NOARGS : 0);
-    this._v = args.length === 0 ? undefined : args;
+    this._f = S_READY | F_FRESH | F_NOARGS;
+    this._v = undefined;
     this._q = 0;
     this._n = fn;
     this._x = undefined;
+    if (args.length !== 0) {
+      // Kept until the first step, for a monitor added before then (module description). Only
+      // on this path does the rest array escape, so without arguments V8 need not allocate it.
+      this._f = S_READY | F_FRESH;
+      this._v = args;
+    }
     const g = fn.apply(this, args);
     if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
       throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
