@@ -15,7 +15,7 @@
  *
  * @module
  */
-import { DeadlockError, HotSwap, NotInCoroError, TerminatedError, TimeoutError, CoroExit } from './errors.js';
+import { DeadlockError, NotInCoroError, TerminatedError, TimeoutError, CoroExit, type HotSwap } from './errors.js';
 import type { Notice } from './notice.js';
 import { PENDING, Suspend, running, type Op } from './op.js';
 import { WaitQueue } from './waitqueue.js';
@@ -168,11 +168,7 @@ export class Coro<R = unknown> {
       this._f = S_READY | F_FRESH;
       this._v = args;
     }
-    const g = fn.apply(this, args);
-    if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
-      throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
-    }
-    this._g = g;
+    this._g = checkGenerator(fn.apply(this, args), fn);
     s._adopt(this as Coro<unknown>);
   }
 
@@ -517,10 +513,7 @@ export class Coro<R = unknown> {
   _load(fn: CoroFn<R, any>, args: readonly unknown[], call: readonly unknown[]): void {
     let g: Generator<unknown, R, unknown>;
     try {
-      g = fn.apply(this, call as unknown[]);
-      if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
-        throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
-      }
+      g = checkGenerator(fn.apply(this, call as unknown[]), fn);
     } catch (err) {
       g = failWith(err) as Generator<unknown, R, unknown>;
     }
@@ -534,8 +527,8 @@ export class Coro<R = unknown> {
   }
 
   /** @internal A HotSwap left the generator: true if it was this coroutine's swap (now done). */
-  _swapIn(err: unknown): boolean {
-    return err instanceof HotSwap && swapIn(this as Coro<unknown>, err);
+  _swapIn(err: HotSwap): boolean {
+    return swapIn(this as Coro<unknown>, err);
   }
 
   /** @internal */
@@ -551,6 +544,13 @@ export class Coro<R = unknown> {
 
 function* failWith(err: unknown): Generator<never, never, unknown> {
   throw err;
+}
+
+function checkGenerator<R>(g: Generator<unknown, R, unknown>, fn: CoroFn<R, any>): Generator<unknown, R, unknown> {
+  if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
+    throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
+  }
+  return g;
 }
 
 /** @internal */
