@@ -476,7 +476,7 @@ export class Coro<R = unknown> {
   _ended(): boolean {
     const x = this._x!;
     x.pendingThrow = undefined;
-    x.swap = undefined;
+    if (x.swap !== undefined) x.swap = undefined;
     if (x.registered !== undefined) this.unregister();
     const failed = this._outcomeIsError();
     const outcome = failed ? this._outcomeError() : this._v;
@@ -502,7 +502,11 @@ export class Coro<R = unknown> {
     this._f &= ~F_RESTARTABLE;
     const x = this._x;
     if (x === undefined) return;
-    x.mbox = x.monitors = x.args = x.status = x.joiners = x.held = undefined;
+    // Only the fields that are there: assigning the others would add properties to the record.
+    if (x.mbox !== undefined) x.mbox = undefined;
+    if (x.joiners !== undefined) x.joiners = undefined;
+    if (x.held !== undefined) x.held = undefined;
+    if (x.monitors !== undefined) x.monitors = x.args = x.status = undefined;
   }
 
   /**
