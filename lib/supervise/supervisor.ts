@@ -269,12 +269,10 @@ export class Supervisor {
   private countRestart(now: number, st: MonitorStatus): void {
     const period = this.options.period ?? 5000;
     const intensity = this.options.intensity ?? 3;
-    const t = this.restartTimes;
-    t.push(now);
-    while (t.length > 0 && t[0]! <= now - period) t.shift();
-    if (t.length > intensity) {
+    const n = within(this.restartTimes, now, period);
+    if (n > intensity) {
       throw new RestartIntensityError(
-        `${String(this.coro)}: ${t.length} restarts within ${period} ms (intensity ${intensity}); giving up`,
+        `${String(this.coro)}: ${n} restarts within ${period} ms (intensity ${intensity}); giving up`,
         st.error,
       );
     }
@@ -282,12 +280,9 @@ export class Supervisor {
 
   private backoff(k: Child, now: number): number {
     const b = this.options.backoff;
-    const period = this.options.period ?? 5000;
-    const r = k.recent;
-    r.push(now);
-    while (r.length > 0 && r[0]! <= now - period) r.shift();
+    const n = within(k.recent, now, this.options.period ?? 5000);
     if (b === undefined || !(b.initial! > 0)) return 0;
-    return Math.min(b.max ?? 30_000, b.initial! * (b.factor ?? 2) ** (r.length - 1));
+    return Math.min(b.max ?? 30_000, b.initial! * (b.factor ?? 2) ** (n - 1));
   }
 
   /** Stops the live children of `group` in reverse order, each within its shutdown time. */
@@ -305,6 +300,13 @@ export class Supervisor {
       }
     }
   }
+}
+
+/** Adds `now` to `times`, drops the times `period` or more ago, and returns how many are left. */
+function within(times: number[], now: number, period: number): number {
+  times.push(now);
+  while (times[0]! <= now - period) times.shift();
+  return times.length;
 }
 
 function startChild(spec: ChildSpec, sup: Coro): Coro {
