@@ -27,6 +27,7 @@ export {
   DeadlockError,
   WouldBlock,
   CoroStateError,
+  HotSwap,
 } from './core/errors.js';
 export type { Op } from './core/op.js';
 export { Coro, spawn, self, sleep, suspend } from './core/coro.js';
@@ -57,3 +58,8 @@ export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from 
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
+export { MonitorStatus } from './supervise/monitor.js';
+export type { ExitKind, Monitorable, MonitorTarget } from './supervise/monitor.js';
+export { hotSwappable } from './supervise/hotswap.js';
+export { Supervisor, RestartIntensityError } from './supervise/supervisor.js';
+export type { Backoff, ChildSpec, RestartPolicy, Strategy, SupervisorOptions } from './supervise/supervisor.js';

@@ -1,7 +1,7 @@
 /**
  * The example programs run as a newcomer would run them, in child processes: the demos behind
- * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, and
- * the UDP ping. They must keep working as the library changes.
+ * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, the
+ * supervised worker tree, and the UDP ping. They must keep working as the library changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -94,6 +94,15 @@ describe('examples', function () {
     } finally {
       server.proc.kill();
     }
+  });
+
+  it('supervisor-tree answers every job through injected crashes, then stops and exits by itself', async () => {
+    const run = await start('supervisor-tree.ts', ['200']).done;
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out)
+      .to.contain('jobs answered          200 of 200')
+      .and.contain('until the poison, the workers were the coroutines they were at the start')
+      .and.contain('the process exits by itself');
   });
 
   it('udp-ping gets ten pongs', async () => {

@@ -81,6 +81,8 @@ export class Channel implements Subscriber {
   readonly name: string;
   private readonly transform: ((msg: unknown, channel: Channel) => unknown) | undefined;
   private subs: Subscriber[] = [];
+  /** Broadcasts in progress: (un)subscribing meanwhile copies the list instead of changing it. */
+  private sending = 0;
   private closed = false;
   private sent = 0;
   private dropped = 0;
@@ -137,6 +139,7 @@ export class Channel implements Subscriber {
     if (sub instanceof Channel && (sub === this || sub.reaches(this))) {
       throw new AsyncoroError(`subscribing channel '${sub.name}' to '${this.name}' would make a cycle`, 'ERR_CHANNEL_CYCLE');
     }
+    if (this.sending > 0) this.subs = this.subs.slice();
     this.subs.push(sub);
     // Wake every deliver waiting for subscribers; each checks its own count again.
     this._waiters.wakeAll(undefined);
@@ -147,6 +150,7 @@ export class Channel implements Subscriber {
   unsubscribe(sub: Coro | Channel | Subscriber): boolean {
     const i = this.subs.indexOf(sub);
     if (i < 0) return false;
+    if (this.sending > 0) this.subs = this.subs.slice();
     this.subs.splice(i, 1);
     return true;
   }
@@ -180,14 +184,21 @@ export class Channel implements Subscriber {
       return 0;
     }
     this._live();
-    // A subscriber may (un)subscribe others while receiving: broadcast to the list as it was.
+    // A subscriber may (un)subscribe while receiving (a channel's transform, a receive
+    // predicate, a proxy's send run code): the broadcast goes to the list as it was, and changes
+    // made meanwhile go to a copy.
     const subs = this.subs;
     let n = 0;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i]!;
-      if (!s.isAlive) continue;
-      s.send(out);
-      n++;
+    this.sending++;
+    try {
+      for (let i = 0; i < subs.length; i++) {
+        const s = subs[i]!;
+        if (!s.isAlive) continue;
+        s.send(out);
+        n++;
+      }
+    } finally {
+      this.sending--;
     }
     this.sent++;
     return n;
