@@ -57,3 +57,10 @@ export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from 
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
+export { joinNetwork, networkOf, peerStatus, Network, PeerStatus } from './remote/network.js';
+export type { NetworkOptions, NetworkStatistics, PeerInfo, PeerTlsOptions, LocateOptions, LocationLike } from './remote/network.js';
+export { RemoteCoro, RemoteChannel } from './remote/refs.js';
+export { RCI } from './remote/rci.js';
+export { sendFile, delFile } from './remote/files.js';
+export type { SendFileOptions } from './remote/files.js';
+export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, TlsUnavailableError, FileRefusedError } from './remote/errors.js';
