@@ -525,7 +525,7 @@ export class Network implements RefResolver {
     if (p === undefined) {
       p = new Peer(this, host, port, incarnation);
       this.peerMap.set(loc, p);
-    } else if (p.state === OFFLINE && !p.dialing) {
+    } else if (p.state === OFFLINE && !p.dialing && !p.everOnline) {
       p.state = CONNECTING;
     }
     return p;
@@ -535,7 +535,9 @@ export class Network implements RefResolver {
   private dial(p: Peer, forever: boolean): void {
     if (p.dialing || this.closed) return;
     p.dialing = true;
-    if (p.state === OFFLINE) p.state = CONNECTING;
+    // A peer never reached queues what is sent to it until the dial ends; one that was lost stays
+    // offline (sends dropped, requests refused) until a redial brings it back.
+    if (p.state === OFFLINE && !p.everOnline) p.state = CONNECTING;
     const net = this;
     this.daemon(function* dialer() {
       let delay = 100;
@@ -562,7 +564,6 @@ export class Network implements RefResolver {
       }
       if (p.state === CONNECTING && !net.closed) {
         // Never reached: what was queued for it is dropped, and a peer never seen is forgotten.
-        p.state = OFFLINE;
         p.lose('cannot connect');
       }
     });
@@ -710,10 +711,11 @@ export class Network implements RefResolver {
       this.tellWatchers(new PeerStatus(p.name, p.location, 'offline', p.incarnation));
     }
     if (this.closed) return;
-    if (wasOnline && !p.bye && this.peerMap.get(p.location) === p) {
+    const isStatic = this.options.peers.some((s) => `${s.host}:${s.port}` === p.location);
+    if (wasOnline && (isStatic || !p.bye) && this.peerMap.get(p.location) === p) {
       // The side with the lower location dials again (the other would be refused as a duplicate
-      // anyway if both did); a static peer is dialled again by whoever lists it.
-      const isStatic = this.options.peers.some((s) => `${s.host}:${s.port}` === p.location);
+      // anyway if both did); a static peer is dialled again by whoever lists it, even after it
+      // said goodbye (it may be restarted: a new incarnation at the same address).
       if (isStatic || this.location < p.location) this.dial(p, isStatic);
     } else if (!p.everOnline && !p.dialing && this.peerMap.get(p.location) === p && !this.options.peers.some((s) => `${s.host}:${s.port}` === p.location)) {
       this.peerMap.delete(p.location);
@@ -1052,7 +1054,11 @@ export class Network implements RefResolver {
     const host = yield* resolveHost(loc.host);
     if (host === this.host && loc.port === this.port) throw new AsyncoroError(`${what}: ${host}:${loc.port} is this node`, 'ERR_SELF');
     const p = this.peerAt(host, loc.port, '');
-    if (p.state !== ONLINE) this.dial(p, false);
+    if (p.state !== ONLINE) {
+      // Asked for by name: what is sent meanwhile waits for the connection.
+      if (p.state === OFFLINE) p.state = CONNECTING;
+      this.dial(p, false);
+    }
     return p;
   }
 
