@@ -61,7 +61,7 @@ describe('remote/peers (processes on loopback)', function () {
         nested: [null, true, 'text', { deep: [1, 2, 3] }],
       };
       echo!.send([self(), value]);
-      const back = (yield* receive(5000, 'timeout')) as [string, typeof value];
+      const back = (yield* receive<unknown>(5000, 'timeout')) as [string, typeof value];
       return { st, back, value };
     });
     expect(got.st.name).to.equal('b');
