@@ -25,6 +25,7 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Op } from '../core/op.js';
 import { AsyncoroError } from '../core/errors.js';
+import { EOFError } from '../io/errors.js';
 
 /** What the transport needs of a connected stream: an AsyncSocket, or a TLS socket over one. */
 export interface Stream {
@@ -94,7 +95,15 @@ export function* serverHandshake(s: Stream, key: Buffer, timeout: number): Gener
   const nc = a.subarray(5);
   const ns = randomBytes(NONCE);
   yield* s.sendall(Buffer.concat([MAGIC, Buffer.of(VERSION), ns, mac(key, 'S', nc, ns)]), { timeout });
-  const proof = yield* s.recvall(MAC, { timeout });
+  let proof: Buffer;
+  try {
+    proof = yield* s.recvall(MAC, { timeout });
+  } catch (e) {
+    // A client with another secret finds our proof wrong and hangs up here, before it says
+    // anything that could help guess the secret.
+    if (e instanceof EOFError) throw new HandshakeError('the peer hung up instead of proving it knows the secret (a wrong secret)', 'ERR_AUTH');
+    throw e;
+  }
   if (!timingSafeEqual(proof, mac(key, 'C', nc, ns))) throw new HandshakeError('wrong secret', 'ERR_AUTH');
   return yield* readHello(s, timeout);
 }
