@@ -88,7 +88,12 @@ function place(net: Network, dir: unknown, name: unknown, make: boolean): { dir:
       continue;
     }
     if (st.isSymbolicLink()) {
-      const real = realpathSync(next);
+      let real: string;
+      try {
+        real = realpathSync(next);
+      } catch {
+        refuse(`directory ${JSON.stringify(dir)} goes through a symlink that leads nowhere`, 'ERR_PATH_ESCAPE');
+      }
       if (!inside(root, real)) refuse(`directory ${JSON.stringify(dir)} leads outside the destination directory (through a symlink)`, 'ERR_PATH_ESCAPE');
       at = real;
       continue;
