@@ -47,8 +47,8 @@ export interface RemoteMonitorHooks {
 
 let hooks: RemoteMonitorHooks | undefined;
 
-/** Installs the monitors layer's hooks (called once, by lib/supervise when it loads). */
-export function setRemoteMonitorHooks(h: RemoteMonitorHooks): void {
+/** Installs the monitors layer's hooks (called once, by lib/supervise when it loads); undefined removes them. */
+export function setRemoteMonitorHooks(h: RemoteMonitorHooks | undefined): void {
   hooks = h;
 }
 
@@ -72,5 +72,10 @@ export function* monitorRemote(remote: RemoteCoro, monitor: MonitorTarget): Gene
     return true;
   }
   if (!remote._peer.watch(remote.id, monitor)) return false;
-  return (yield* remote._peer.request([F.MONITOR, 0, remote.id, monitor], undefined, `monitor ${String(remote)}`) as Op<boolean>) === true;
+  try {
+    return (yield* remote._peer.request([F.MONITOR, 0, remote.id, monitor], undefined, `monitor ${String(remote)}`) as Op<boolean>) === true;
+  } catch (e) {
+    remote._peer.unwatch(remote.id, monitor);
+    throw e;
+  }
 }

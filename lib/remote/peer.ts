@@ -200,6 +200,14 @@ export class Peer implements PeerLink {
     return true;
   }
 
+  unwatch(id: number, monitor: MonitorTarget): void {
+    const list = this.monitored.get(id);
+    if (list === undefined) return;
+    const i = list.indexOf(monitor);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) this.monitored.delete(id);
+  }
+
   // ---- sending ----
 
   post(frame: unknown[]): void {

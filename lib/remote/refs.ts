@@ -35,6 +35,8 @@ export interface PeerLink {
   forgetCoro(id: number): void;
   /** @internal Remote monitors kept by the peer link. */
   watch(id: number, monitor: MonitorTarget): boolean;
+  /** @internal */
+  unwatch(id: number, monitor: MonitorTarget): void;
 }
 
 /**
