@@ -78,7 +78,13 @@ class DrainWait extends Suspend<void> {
   _start(c: Coro<unknown>): unknown {
     const p = this.peer;
     if (p.state === OFFLINE) throw new PeerLostError('drain', p.location);
-    if (p.queued() < p.lowWater) return undefined;
+    if (p.queued() < p.lowWater) {
+      // Below the mark, but with a batch pending: let the writer (and the other ready
+      // coroutines) run first, so a sender that drains every few messages keeps the link busy.
+      if (p.outLen === 0) return undefined;
+      c._s._yieldNow(c);
+      return PENDING;
+    }
     p.drainers.push(c, c._q, undefined);
     if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
     return PENDING;

@@ -149,7 +149,19 @@ export class RemoteCoro {
     return monitorRemote(this, monitor);
   }
 
-  /** Waits until the peer's send queue has room again (below its low-water mark). */
+  /**
+   * Waits until the peer's send queue has room again (below its low-water mark), and in any case
+   * lets the writer send what is queued: a coroutine that sends in a loop calls it every few
+   * hundred messages.
+   *
+   * @example
+   * ```ts
+   * for (let i = 0; i < 1e6; i++) {
+   *   remote.send(i);
+   *   if (i % 256 === 255) yield* remote.drain();
+   * }
+   * ```
+   */
   drain(timeout?: number): Op<void> {
     checkTimeout(timeout);
     return this._peer.drain(timeout);
