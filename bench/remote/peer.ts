@@ -146,7 +146,7 @@ if (role === 'recv') {
   const packr = new Packr({ useRecords: true, moreTypes: true });
   const server = createServer((s: Socket) => {
     s.setNoDelay(true);
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     let n = 0;
     s.on('data', (d: Buffer) => {
       buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
@@ -174,7 +174,7 @@ if (role === 'recv') {
   const unpackr = new Unpackr({ useRecords: true, moreTypes: true });
   const s = connect(port, '127.0.0.1', () => void main());
   s.setNoDelay(true);
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   let waiter: ((v: unknown) => void) | undefined;
   s.on('data', (d: Buffer) => {
     buf = buf.length === 0 ? d : Buffer.concat([buf, d]);
