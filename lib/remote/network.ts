@@ -764,6 +764,7 @@ export class Network implements RefResolver {
       }
       if (now - p.lastSend >= hb && p.outLen === 0) p.post([F.PING]);
     }
+    for (const [name, ch] of this.channels) if (!ch.isAlive) this.channels.delete(name);
     for (const [id, c] of this.coros) {
       if (c.isAlive) continue;
       // Kept one more round after its end, for a finish() or deliver already on its way.
@@ -833,6 +834,7 @@ export class Network implements RefResolver {
   _dispatch(p: Peer, f: unknown[]): void {
     switch (f[0]) {
       case F.PING:
+        check(f.length === 1, 'PING');
         return;
       case F.SEND: {
         check(f.length === 3, 'SEND');
@@ -1013,12 +1015,13 @@ export class Network implements RefResolver {
         for (const e of f[1] as unknown[]) {
           check(Array.isArray(e) && e.length === 4, 'PEERS entry');
           const [name, host, port, inc] = e as unknown[];
-          check(isStr(name) && isStr(host) && typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 && isStr(inc), 'PEERS entry');
+          check(isStr(name) && isStr(host) && isIP(host) !== 0 && typeof port === 'number' && Number.isInteger(port) && port > 0 && port < 65536 && isStr(inc) && /^[0-9a-f]{16}$/.test(inc), 'PEERS entry');
           this.discovered({ kind: PING, name, host, port, incarnation: inc });
         }
         return;
       }
       case F.BYE:
+        check(f.length === 1, 'BYE');
         p.bye = true;
         p.lose('it shut down');
         return;

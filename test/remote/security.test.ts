@@ -175,7 +175,11 @@ describe('remote/security', function () {
       // A well-framed body of random bytes.
       fc.uint8Array({ minLength: 1, maxLength: 256 }).map((u) => frame(Buffer.from(u))),
       // Well-formed MessagePack of any shape, as a frame: decodes, but is rarely a valid frame.
-      fc.anything({ withMap: true, withSet: true, withDate: true, withBigInt: true, withTypedArray: true }).map((v) => frame(packr.pack(v))),
+      fc
+        .anything({ withMap: true, withSet: true, withDate: true, withBigInt: true, withTypedArray: true })
+        // [21] is a genuine goodbye (and [0] a ping): a close that is not a refusal.
+        .filter((v) => !(Array.isArray(v) && v.length === 1 && (v[0] === 21 || v[0] === 0)))
+        .map((v) => frame(packr.pack(v))),
       // Frame types with fields of the wrong kind.
       fc.tuple(fc.integer({ min: 0, max: 30 }), fc.anything()).map(([t, v]) => frame(packr.pack([t, v, v, v]))),
     );
