@@ -25,9 +25,9 @@ export function freeUdpPort(): number {
 
 /**
  * Starts the fixture with `options` (joinNetwork options and the fixture's own); `prefix` runs it
- * under another command (`ip netns exec ns1`).
+ * under another command (`ip netns exec ns1`). {@link stopPeers} stops it unless it is `shared`.
  */
-export function startPeer(options: Record<string, unknown>, prefix: string[] = []): Promise<PeerProcess> {
+export function startPeer(options: Record<string, unknown>, prefix: string[] = [], shared = false): Promise<PeerProcess> {
   const args = [...prefix, process.execPath, '--import', 'tsx', fixture, JSON.stringify(options)];
   const proc = spawn(args[0]!, args.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   const p: PeerProcess = {
@@ -72,7 +72,8 @@ export function startPeer(options: Record<string, unknown>, prefix: string[] = [
   // Registered before the line listeners of waitFor, so the text is there when they look.
   proc.stdout!.on('data', (d) => (p.out += d));
   proc.stderr!.on('data', (d) => (p.err += d));
-  started.push(p);
+  // A shared one (started in a before() hook) is stopped by its own after() hook.
+  if (!shared) started.push(p);
   return p.waitFor(/^ready \d+$/, 20000).then((line) => {
     p.port = Number(line.split(' ')[1]);
     return p;

@@ -11,7 +11,7 @@ import { RemoteChannel, RemoteCoro } from '../../lib/remote/refs.js';
 import { RCI } from '../../lib/remote/rci.js';
 import { PeerLostError, RemoteError, SendQueueFullError } from '../../lib/remote/errors.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
-import { freeUdpPort, startPeer, stopPeers } from '../helpers/peers.js';
+import { freeUdpPort, startPeer, stopPeers, type PeerProcess } from '../helpers/peers.js';
 
 const SECRET = 'peers-test-secret';
 
@@ -74,108 +74,6 @@ describe('remote/peers (processes on loopback)', function () {
     expect(Buffer.isBuffer(got.back[1].buf)).to.equal(true);
     expect(got.back[1].f64).to.be.instanceOf(Float64Array);
     expect(typeof got.back[1].big).to.equal('bigint');
-  });
-
-  it('deliver is acknowledged by the peer; messages to one coroutine keep their order', async () => {
-    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
-    const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
-      const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
-      const acks: number[] = [];
-      for (let i = 0; i < 3; i++) acks.push(yield* echo.deliver([self(), i], 5000));
-      for (let i = 3; i < 2000; i++) echo.send([self(), i]);
-      const order: number[] = [];
-      for (let i = 0; i < 2000; i++) order.push(((yield* receive(5000, ['timeout', -1])) as [string, number])[1]);
-      return { acks, order };
-    });
-    expect(r.acks).to.deep.equal([1, 1, 1]);
-    expect(r.order).to.deep.equal(Array.from({ length: 2000 }, (_, i) => i));
-  });
-
-  it('locates registered coroutines, channels and RCIs on a peer, and finds nothing for unknown names', async () => {
-    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
-    const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
-      const loc = `127.0.0.1:${b.port}`;
-      const echo = yield* Coro.locate('echo', { location: loc, timeout: 5000 });
-      const none = yield* Coro.locate('no-such', { location: loc, timeout: 5000 });
-      const news = yield* Channel.locate('news', { location: 'b', timeout: 5000 });
-      const rci = yield* RCI.locate('square', { location: loc, timeout: 5000 });
-      let missing: unknown;
-      try {
-        yield* RCI.locate('no-such-rci', { location: loc, timeout: 5000 });
-      } catch (e) {
-        missing = e;
-      }
-      return { echo, none, news, rci, missing };
-    });
-    expect(r.echo).to.be.instanceOf(RemoteCoro);
-    expect((r.echo as RemoteCoro).name).to.equal('echo');
-    expect(r.none).to.equal(undefined);
-    expect(r.news).to.be.instanceOf(RemoteChannel);
-    expect(r.rci.location).to.equal(`127.0.0.1:${b.port}`);
-    expect((r.missing as { code: string }).code).to.equal('ERR_NOT_FOUND');
-  });
-
-  it('RCI: runs a registered function on the peer, returns its proxy, brings errors back with message and stack', async () => {
-    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
-    const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
-      const square = yield* RCI.locate<[number], number>('square', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
-      const rc = yield* square.call(12);
-      const value = yield* rc.finish(5000);
-      const fail = yield* RCI.locate<[string]>('fail', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
-      const fc = yield* fail.call('bad input 42');
-      let err: unknown;
-      try {
-        yield* fc.finish(5000);
-      } catch (e) {
-        err = e;
-      }
-      // Terminating a remote coroutine: its finish() says it was terminated.
-      const forever = yield* RCI.locate('forever', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
-      const lc = yield* forever.call();
-      expect(lc.terminate()).to.equal(true);
-      let term: unknown;
-      try {
-        yield* lc.finish(5000);
-      } catch (e) {
-        term = e;
-      }
-      return { rc, value, err, term };
-    });
-    expect(r.rc).to.be.instanceOf(RemoteCoro);
-    expect(r.rc.name).to.equal('square');
-    expect(r.value).to.equal(144);
-    expect(r.err).to.be.instanceOf(RemoteError);
-    const e = r.err as RemoteError;
-    expect(e.message).to.equal('bad input 42');
-    expect(e.remoteName).to.equal('RangeError');
-    expect(e.remoteStack).to.match(/RangeError: bad input 42\n\s+at .*fail/);
-    expect((r.term as RemoteError).remoteName).to.equal('TerminatedError');
-  });
-
-  it('channels: a local coroutine subscribes to a remote channel; a remote coroutine subscribes to a local one', async () => {
-    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
-    const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
-      const news = (yield* Channel.locate('news', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteChannel;
-      expect(yield* news.subscribe(self(), 5000)).to.equal(true);
-      expect(yield* news.subscribe(self(), 5000)).to.equal(false);
-      news.send('hello subscribers');
-      const first = yield* receive(5000, 'timeout');
-      const n = yield* news.deliver('second', { n: 1, timeout: 5000 });
-      const second = yield* receive(5000, 'timeout');
-      expect(yield* news.unsubscribe(self(), 5000)).to.equal(true);
-      // The other way: the peer's echo coroutine subscribes to a channel here.
-      const local = new Channel('local-news');
-      const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
-      expect(local.subscribe(echo)).to.equal(true);
-      local.send([self(), 'via a local channel']);
-      const echoed = yield* receive(5000, 'timeout');
-      local.close();
-      return { first, n, second, echoed };
-    });
-    expect(r.first).to.equal('hello subscribers');
-    expect(r.n).to.equal(1);
-    expect(r.second).to.equal('second');
-    expect(r.echoed).to.deep.equal(['echo', 'via a local channel']);
   });
 
   it('relays: two nodes that only know a hub are introduced to each other', async () => {
@@ -262,27 +160,134 @@ describe('remote/peers (processes on loopback)', function () {
     expect(r.freshAlive).to.equal(true);
   });
 
-  it('send throws SendQueueFullError when the queue to a peer is full; drain() waits for room', async () => {
-    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
-    const r = await withNetwork({ name: 'a', discover: false, maxQueueBytes: 256 * 1024, peers: [`127.0.0.1:${b.port}`] }, function* () {
-      const sink = (yield* Coro.locate('sink', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
-      const chunk = Buffer.alloc(16 * 1024, 1);
-      let full: unknown;
-      let sent = 0;
-      try {
-        for (;;) {
-          sink.send(chunk);
-          sent++;
-        }
-      } catch (e) {
-        full = e;
-      }
-      yield* sink.drain(5000);
-      sink.send(chunk);
-      return { full, sent, n: yield* sink.deliver('last', 5000) };
+  describe('with one peer process', () => {
+    let b: PeerProcess;
+    before(async () => {
+      b = await startPeer({ name: 'b', secret: SECRET, discover: false }, [], true);
     });
-    expect(r.full).to.be.instanceOf(SendQueueFullError);
-    expect(r.sent).to.be.within(10, 20);
-    expect(r.n).to.equal(1);
+    after(async () => {
+      await b.stop();
+    });
+
+    it('deliver is acknowledged by the peer; messages to one coroutine keep their order', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        const acks: number[] = [];
+        for (let i = 0; i < 3; i++) acks.push(yield* echo.deliver([self(), i], 5000));
+        for (let i = 3; i < 2000; i++) echo.send([self(), i]);
+        const order: number[] = [];
+        for (let i = 0; i < 2000; i++) order.push(((yield* receive(5000, ['timeout', -1])) as [string, number])[1]);
+        return { acks, order };
+      });
+      expect(r.acks).to.deep.equal([1, 1, 1]);
+      expect(r.order).to.deep.equal(Array.from({ length: 2000 }, (_, i) => i));
+    });
+
+    it('locates registered coroutines, channels and RCIs on a peer, and finds nothing for unknown names', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const loc = `127.0.0.1:${b.port}`;
+        const echo = yield* Coro.locate('echo', { location: loc, timeout: 5000 });
+        const none = yield* Coro.locate('no-such', { location: loc, timeout: 5000 });
+        const news = yield* Channel.locate('news', { location: 'b', timeout: 5000 });
+        const rci = yield* RCI.locate('square', { location: loc, timeout: 5000 });
+        let missing: unknown;
+        try {
+          yield* RCI.locate('no-such-rci', { location: loc, timeout: 5000 });
+        } catch (e) {
+          missing = e;
+        }
+        return { echo, none, news, rci, missing };
+      });
+      expect(r.echo).to.be.instanceOf(RemoteCoro);
+      expect((r.echo as RemoteCoro).name).to.equal('echo');
+      expect(r.none).to.equal(undefined);
+      expect(r.news).to.be.instanceOf(RemoteChannel);
+      expect(r.rci.location).to.equal(`127.0.0.1:${b.port}`);
+      expect((r.missing as { code: string }).code).to.equal('ERR_NOT_FOUND');
+    });
+
+    it('RCI: runs a registered function on the peer, returns its proxy, brings errors back with message and stack', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const square = yield* RCI.locate<[number], number>('square', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const rc = yield* square.call(12);
+        const value = yield* rc.finish(5000);
+        const fail = yield* RCI.locate<[string]>('fail', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const fc = yield* fail.call('bad input 42');
+        let err: unknown;
+        try {
+          yield* fc.finish(5000);
+        } catch (e) {
+          err = e;
+        }
+        // Terminating a remote coroutine: its finish() says it was terminated.
+        const forever = yield* RCI.locate('forever', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const lc = yield* forever.call();
+        expect(lc.terminate()).to.equal(true);
+        let term: unknown;
+        try {
+          yield* lc.finish(5000);
+        } catch (e) {
+          term = e;
+        }
+        return { rc, value, err, term };
+      });
+      expect(r.rc).to.be.instanceOf(RemoteCoro);
+      expect(r.rc.name).to.equal('square');
+      expect(r.value).to.equal(144);
+      expect(r.err).to.be.instanceOf(RemoteError);
+      const e = r.err as RemoteError;
+      expect(e.message).to.equal('bad input 42');
+      expect(e.remoteName).to.equal('RangeError');
+      expect(e.remoteStack).to.match(/RangeError: bad input 42\n\s+at .*fail/);
+      expect((r.term as RemoteError).remoteName).to.equal('TerminatedError');
+    });
+
+    it('channels: a local coroutine subscribes to a remote channel; a remote coroutine subscribes to a local one', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const news = (yield* Channel.locate('news', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteChannel;
+        expect(yield* news.subscribe(self(), 5000)).to.equal(true);
+        expect(yield* news.subscribe(self(), 5000)).to.equal(false);
+        news.send('hello subscribers');
+        const first = yield* receive(5000, 'timeout');
+        const n = yield* news.deliver('second', { n: 1, timeout: 5000 });
+        const second = yield* receive(5000, 'timeout');
+        expect(yield* news.unsubscribe(self(), 5000)).to.equal(true);
+        // The other way: the peer's echo coroutine subscribes to a channel here.
+        const local = new Channel('local-news');
+        const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        expect(local.subscribe(echo)).to.equal(true);
+        local.send([self(), 'via a local channel']);
+        const echoed = yield* receive(5000, 'timeout');
+        local.close();
+        return { first, n, second, echoed };
+      });
+      expect(r.first).to.equal('hello subscribers');
+      expect(r.n).to.equal(1);
+      expect(r.second).to.equal('second');
+      expect(r.echoed).to.deep.equal(['echo', 'via a local channel']);
+    });
+
+    it('send throws SendQueueFullError when the queue to a peer is full; drain() waits for room', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, maxQueueBytes: 256 * 1024, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const sink = (yield* Coro.locate('sink', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        const chunk = Buffer.alloc(16 * 1024, 1);
+        let full: unknown;
+        let sent = 0;
+        try {
+          for (;;) {
+            sink.send(chunk);
+            sent++;
+          }
+        } catch (e) {
+          full = e;
+        }
+        yield* sink.drain(5000);
+        sink.send(chunk);
+        return { full, sent, n: yield* sink.deliver('last', 5000) };
+      });
+      expect(r.full).to.be.instanceOf(SendQueueFullError);
+      expect(r.sent).to.be.within(10, 20);
+      expect(r.n).to.equal(1);
+    });
   });
 });
