@@ -144,11 +144,16 @@ export function encodeFrame(r: RefResolver, value: unknown[]): Buffer {
  * Decodes the frame in `buf[start, end)` for the network `r`. Throws on anything malformed: the
  * caller closes the connection.
  */
+const range = { start: 0, end: 0 };
+
 export function decodeFrame(r: RefResolver, buf: Buffer, start: number, end: number): unknown[] {
   decoding = r;
   let v: unknown;
+  // One options object for every frame: msgpackr reads it and keeps nothing of it.
+  range.start = start;
+  range.end = end;
   try {
-    v = unpackr.unpack(buf, { start, end });
+    v = unpackr.unpack(buf, range);
   } finally {
     decoding = null;
   }

@@ -237,7 +237,8 @@ export class Peer implements PeerLink {
     o[at + 1] = (n >>> 16) & 255;
     o[at + 2] = (n >>> 8) & 255;
     o[at + 3] = n & 255;
-    b.copy(o, at + 4);
+    // TypedArray.set: no native call per frame, unlike Buffer.copy.
+    o.set(b, at + 4);
     this.outLen = end;
     this.stats.framesOut++;
     if (this.writerIdle) {
