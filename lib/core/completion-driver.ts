@@ -29,7 +29,11 @@ const POLL_BASE = 1 << 24;
 
 /** Sizes of the ring a scheduler opens (see `RingOptions`). */
 export interface CompletionOptions {
-  /** Operations in flight at once: one per socket waiting to read, write or accept, plus readiness waits. Default 16384. */
+  /**
+   * Operations in flight at once: one per socket waiting to read, write or accept, plus readiness
+   * waits. Default 65536 (about 10 MB of records, allocated at open). Waits beyond it queue until
+   * an operation completes, so size it above the connections that may all be idle at once.
+   */
   maxOps?: number;
   /** Buffer slots, at most 65536: operations with a buffer in flight at once. Default 16384. */
   slots?: number;
@@ -84,7 +88,7 @@ export class CompletionDriver implements IoDriver {
     mode: RingMode,
     options: CompletionOptions = {},
   ) {
-    const maxOps = options.maxOps ?? 16384;
+    const maxOps = options.maxOps ?? 65536;
     const nslots = Math.min(options.slots ?? 16384, maxOps, 65536);
     this.mode = mode;
     this.out = new Int32Array(3 * 1024);

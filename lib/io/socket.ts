@@ -19,7 +19,7 @@ import { PENDING, Suspend, running, type Op } from '../core/op.js';
 import type { Coro } from '../core/coro.js';
 import type { Scheduler } from '../core/scheduler.js';
 import { IO_ACCEPT, IO_RECV, IO_SEND, type IoOwner } from '../core/driver.js';
-import { NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
+import { CoroStateError, NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
 
 const K = native.sockets;
@@ -140,8 +140,16 @@ class SocketWait extends Suspend<number> {
   ) {
     super();
   }
-  /** Starts an operation in this direction: its timeout covers all of its waits. */
+  /**
+   * Starts an operation in this direction: its timeout covers all of its waits. Another
+   * coroutine's operation still waiting in this direction makes it a CoroStateError
+   * (`ERR_FD_BUSY`): one reader and one writer at a time.
+   */
   begin(timeout: number | undefined): void {
+    const w = this.waiter;
+    if (w !== null && w !== running && w._pendingOp() === this) {
+      throw new CoroStateError(`${w} is already waiting to ${this.dir === EV.READ ? 'read from' : 'write to'} this socket (fd ${this.fd})`, 'ERR_FD_BUSY');
+    }
     this.limit = timeout;
     this.deadline = NaN;
   }
@@ -191,6 +199,29 @@ class SocketWait extends Suspend<number> {
     } else c._s._unwatchFd(c, this.fd);
   }
 }
+
+/** The one iterator result a {@link Ready} op returns: `yield*` reads it at once and keeps nothing. */
+const finished: { done: true; value: unknown } = { done: true, value: undefined };
+
+/**
+ * An operation that completed when it was made: `yield*` gets its value without suspending. Each
+ * socket has one per direction, so the common case (the kernel had the data, or took all of it)
+ * allocates no generator.
+ */
+class Ready<T> implements Op<T>, Iterator<unknown, T, unknown> {
+  value: T;
+  constructor(value: T) {
+    this.value = value;
+  }
+  [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    return this;
+  }
+  next(): IteratorResult<unknown, T> {
+    finished.value = this.value;
+    return finished as IteratorResult<unknown, T>;
+  }
+}
+const DONE_VOID = new Ready<void>(undefined);
 
 function checkSize(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`${what}: size must be an integer from 0 to 2^31-1, got ${n}`);
@@ -244,6 +275,8 @@ export class AsyncSocket implements IoOwner {
   private closed = false;
   private readonly rop = new SocketWait(EV.READ, this);
   private readonly wop = new SocketWait(EV.WRITE, this);
+  /** The result of a `recvInto` that needed no wait. */
+  private readonly readyRead = new Ready<number>(0);
   /** Connections a completion backend accepted after their accept's coroutine stopped waiting. */
   private orphanFds: number[] | undefined;
   private pushback: Buffer | undefined;
@@ -613,12 +646,28 @@ export class AsyncSocket implements IoOwner {
    * Receives into `buf[offset, offset + length)` without allocating: the number of bytes read, 0
    * at the end of the stream.
    */
-  *recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset, opts?: OpOptions): Generator<unknown, number, unknown> {
+  recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset, opts?: OpOptions): Op<number> {
     if (!(buf instanceof Uint8Array)) throw new TypeError('recvInto: buf must be a Buffer or Uint8Array');
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > buf.length) {
       throw new RangeError(`recvInto: [${offset}, ${offset + length}) is outside the buffer of ${buf.length} bytes`);
     }
     this.rop.begin(checkOpts(opts));
+    // The common case first: the kernel has data, and the call completes without a generator.
+    if (this.pushback === undefined && length > 0 && !this.closed && this._fd >= 0 && this.rop.orphans === 0 && !this.knownEmpty()) {
+      const got = native.read(this._fd, buf, offset, length);
+      if (got >= 0) {
+        this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, length);
+        this.readyRead.value = got;
+        return this.readyRead;
+      }
+      if (got !== -EAGAIN) throw new SystemError('recv', got);
+      return this.recvIntoWait(buf, offset, length, true);
+    }
+    return this.recvIntoWait(buf, offset, length, false);
+  }
+
+  private *recvIntoWait(buf: Uint8Array, offset: number, length: number, tried: boolean): Generator<unknown, number, unknown> {
     for (;;) {
       if (this.pushback !== undefined && length > 0) {
         const p = this.take(length);
@@ -626,7 +675,9 @@ export class AsyncSocket implements IoOwner {
         return p.length;
       }
       const fd = this.fdFor('recvInto');
-      let got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
+      // `tried`: the call itself just read and found nothing.
+      let got = tried || (length > 0 && this.knownEmpty()) ? -EAGAIN : native.read(fd, buf, offset, length);
+      tried = false;
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         got = this.done(this.rop, 'recvInto', yield* this.waitFor(this.rop, 'recvInto', IO_RECV, buf, offset, length));
@@ -733,8 +784,8 @@ export class AsyncSocket implements IoOwner {
     }
   }
 
-  private *writeAll(buf: Uint8Array, what: string, base = 0): Generator<unknown, void, unknown> {
-    let off = 0;
+  private *writeAll(buf: Uint8Array, what: string, base = 0, start = 0): Generator<unknown, void, unknown> {
+    let off = start;
     while (off < buf.length) {
       let n = native.write(this.fdFor(what), buf, off, buf.length - off);
       if (n === -EAGAIN) {
@@ -756,10 +807,23 @@ export class AsyncSocket implements IoOwner {
   }
 
   /** Sends all of `data`; on timeout a {@link SendTimeoutError} says how much went out. */
-  *sendall(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
+  sendall(data: Uint8Array | string, opts?: OpOptions): Op<void> {
     const buf = asBuffer(data, 'sendall');
     this.wop.begin(checkOpts(opts));
-    yield* this.writeAll(buf, 'sendall');
+    // The common case first: the kernel takes it all, and the call completes without a generator.
+    let off = 0;
+    if (buf.length > 0 && this.wop.orphans === 0) {
+      const n = native.write(this.fdFor('sendall'), buf, 0, buf.length);
+      if (n === buf.length) {
+        this.sent += n;
+        return DONE_VOID;
+      }
+      if (n >= 0) {
+        this.sent += n;
+        off = n;
+      } else if (n !== -EAGAIN) throw new SystemError('send', n);
+    }
+    return this.writeAll(buf, 'sendall', 0, off);
   }
 
   /** Sends `data` as one message framed by a 4-byte big-endian length (see {@link recvMsg}). */

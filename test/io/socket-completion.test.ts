@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
 import { spawn, sleep } from '../../lib/core/coro.js';
-import { TimeoutError } from '../../lib/core/errors.js';
+import { CoroStateError, TimeoutError } from '../../lib/core/errors.js';
 import { backends } from '../../lib/core/poller.js';
 import { AsyncSocket } from '../../lib/io/socket.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
@@ -87,6 +87,32 @@ for (const b of backends()) {
           yield* c.sendall('x');
           expect((yield* s.recvall(1, { timeout: 2000 })).toString()).to.equal('x');
           for (const x of [c, s, l]) x.close();
+        });
+      });
+
+      it('one reader and one writer at a time: a second one is refused at the call', async () => {
+        await runCoro(t.sched, function* () {
+          const [c, s] = yield* pair();
+          const reader = spawn(function* () {
+            return (yield* s.recv(10)).toString();
+          });
+          yield* sleep(10);
+          for (const second of [() => s.recv(10), () => s.recvInto(Buffer.alloc(4)), () => s.recvall(2), () => s.recvMsg()]) {
+            let err: unknown;
+            try {
+              yield* second();
+            } catch (e) {
+              err = e;
+            }
+            expect(err).to.be.instanceOf(CoroStateError).and.to.have.property('code', 'ERR_FD_BUSY');
+          }
+          yield* c.sendall('ok');
+          expect(yield* reader.finish(2000)).to.equal('ok');
+          // Free again once the first reader is done.
+          yield* c.sendall('next');
+          expect((yield* s.recvall(4, { timeout: 2000 })).toString()).to.equal('next');
+          c.close();
+          s.close();
         });
       });
 
