@@ -208,7 +208,9 @@ describe('remote/security', function () {
     });
     expect(runs).to.equal(60);
     expect(closed).to.be.greaterThan(30);
-    expect(stats.malformedFrames + stats.oversizedFrames).to.equal(closed);
+    // Every close the clients saw within their 300 ms window was a counted refusal (a refusal
+    // slower than the window on a loaded machine is counted but not seen).
+    expect(stats.malformedFrames + stats.oversizedFrames).to.be.within(closed, runs);
     expect(b.proc.exitCode).to.equal(null);
   });
 
