@@ -63,3 +63,10 @@ export type { ExitKind, Monitorable, MonitorTarget } from './supervise/monitor.j
 export { hotSwappable } from './supervise/hotswap.js';
 export { Supervisor, RestartIntensityError } from './supervise/supervisor.js';
 export type { Backoff, ChildSpec, RestartPolicy, Strategy, SupervisorOptions } from './supervise/supervisor.js';
+export { joinNetwork, networkOf, peerStatus, Network, PeerStatus } from './remote/network.js';
+export type { NetworkOptions, NetworkStatistics, PeerInfo, PeerTlsOptions, LocateOptions, LocationLike } from './remote/network.js';
+export { RemoteCoro, RemoteChannel } from './remote/refs.js';
+export { RCI } from './remote/rci.js';
+export { sendFile, delFile } from './remote/files.js';
+export type { SendFileOptions } from './remote/files.js';
+export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, TlsUnavailableError, FileRefusedError } from './remote/errors.js';

@@ -90,4 +90,8 @@ const { backends } = require('asyncoro');
 console.log(`pack-test: CommonJS require works, ${backends().length} backends`);
 JS
 PATH="$bin" node cjs.cjs
+
+# The daemon command is installed as a bin.
+PATH="$bin" npx --no-install asyncoro --help | grep -q 'usage: asyncoro node' || { echo "pack-test: the asyncoro command does not run" >&2; exit 1; }
+echo "pack-test: npx asyncoro runs"
 echo "pack-test: ok"

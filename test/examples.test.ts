@@ -57,6 +57,14 @@ describe('examples', function () {
     });
   }
 
+  it('peers-demo: worker processes discover each other, run jobs, hear a broadcast, and one is killed', async () => {
+    const run = await start('peers-demo.ts').done;
+    expect(run.code, run.err).to.equal(0);
+    for (const w of ['ada', 'brian', 'carol']) expect(run.out).to.match(new RegExp(`${w} is online`)).and.match(new RegExp(`${w} +heard "hello workers" \\(a Date came back as a Date\\)`));
+    expect(run.out).to.match(/ada +knows brian, carol, coordinator/);
+    expect(run.out).to.contain("carol's job failed: PeerLostError").and.contain('carol is offline').and.contain('2 jobs finished, 1 lost with its peer');
+  });
+
   it('tcp-server answers echo-client', async () => {
     const server = start('tcp-server.ts', ['0']);
     try {

@@ -31,6 +31,8 @@ import {
   type MonitorTarget,
 } from '../supervise/monitor.js';
 import { requestSwap, swapIn } from '../supervise/hotswap.js';
+import { remoteLocate, type LocateOptions } from '../remote/locate-hook.js';
+import type { RemoteCoro } from '../remote/refs.js';
 
 /** @internal State bits (the low two bits of `Coro._f`). */
 export const S_READY = 0;
@@ -458,7 +460,20 @@ export class Coro<R = unknown> {
    * const logger = Coro.locate('logger');
    * ```
    */
-  static locate(name: string): Coro | undefined {
+  static locate(name: string): Coro | undefined;
+  /**
+   * With options, an operation that looks among peers too: on the peer at `location` only, or
+   * on this scheduler and then every peer online (the first to answer), for up to `timeout` ms.
+   * Gives the local coroutine or a {@link RemoteCoro} proxy, or undefined.
+   *
+   * @example
+   * ```ts
+   * const logger = yield* Coro.locate('logger', { location: '10.0.0.2:9705', timeout: 2000 });
+   * ```
+   */
+  static locate(name: string, options: LocateOptions): Op<Coro | RemoteCoro | undefined>;
+  static locate(name: string, options?: LocateOptions): Coro | undefined | Op<Coro | RemoteCoro | undefined> {
+    if (options !== undefined) return remoteLocate(0, name, options) as Op<Coro | RemoteCoro | undefined>;
     const s = running?._s ?? defaultScheduler();
     return s.locate(name);
   }

@@ -13,6 +13,9 @@ import { checkTimeout, type Coro } from '../core/coro.js';
 import { AsyncoroError, NotInCoroError, TimeoutError } from '../core/errors.js';
 import { PENDING, Suspend, running } from '../core/op.js';
 import { WaitQueue } from '../core/waitqueue.js';
+import type { Op } from '../core/op.js';
+import { remoteLocate, type LocateOptions } from '../remote/locate-hook.js';
+import type { RemoteChannel } from '../remote/refs.js';
 
 /** What can subscribe to a channel: a coroutine, another channel, or a proxy of a remote one. */
 export interface Subscriber {
@@ -99,7 +102,14 @@ export class Channel implements Subscriber {
   }
 
   /** The registered channel with this name on this thread, or undefined. */
-  static locate(name: string): Channel | undefined {
+  static locate(name: string): Channel | undefined;
+  /**
+   * With options, an operation that looks among peers too (see `Coro.locate`): the local channel
+   * or a {@link RemoteChannel} proxy, or undefined.
+   */
+  static locate(name: string, options: LocateOptions): Op<Channel | RemoteChannel | undefined>;
+  static locate(name: string, options?: LocateOptions): Channel | undefined | Op<Channel | RemoteChannel | undefined> {
+    if (options !== undefined) return remoteLocate(1, name, options) as Op<Channel | RemoteChannel | undefined>;
     return registry.get(name);
   }
 
