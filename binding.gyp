@@ -5,26 +5,28 @@
       "dependencies": [
         "<!(node -p \"require('node-addon-api').targets\"):node_addon_api_except"
       ],
-      # Every backend file is built everywhere: each guards itself by platform and is a factory
-      # returning nullptr elsewhere. epoll and io_uring are real on Linux, kqueue on macOS,
-      # FreeBSD and OpenBSD, /dev/poll on Solaris and illumos, poll and select on all of them.
       "sources": [
         "native/addon.cc",
         "native/compat.cc",
         "native/errors.cc",
         "native/js_poller.cc",
         "native/js_ring.cc",
-        "native/poller_devpoll.cc",
-        "native/poller_epoll.cc",
-        "native/poller_kqueue.cc",
-        "native/poller_poll.cc",
-        "native/poller_select.cc",
-        "native/sockets.cc",
-        "native/uring.cc"
+        "native/sockets.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "conditions": [
-        ["OS=='mac'", {
+        # Every backend file in a list guards itself by platform and is a factory returning
+        # nullptr where its kernel interface does not exist: epoll and io_uring are real on Linux,
+        # kqueue on macOS, FreeBSD and OpenBSD, /dev/poll on Solaris and illumos.
+        ["OS=='linux'", {
+          "sources": ["native/poller_epoll.cc", "native/poller_kqueue.cc",
+                      "native/poller_devpoll.cc", "native/poller_poll.cc",
+                      "native/poller_select.cc", "native/uring.cc"]
+        }],
+        ["OS=='mac' or OS=='freebsd' or OS=='openbsd' or OS=='solaris'", {
+          "sources": ["native/poller_epoll.cc", "native/poller_kqueue.cc",
+                      "native/poller_devpoll.cc", "native/poller_poll.cc",
+                      "native/poller_select.cc", "native/uring.cc"],
           "xcode_settings": {
             "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
             "GCC_SYMBOLS_PRIVATE_EXTERN": "YES",
