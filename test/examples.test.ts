@@ -1,7 +1,8 @@
 /**
  * The example programs run as a newcomer would run them, in child processes: the demos behind
  * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, the
- * UDP ping, and the TLS echo. They must keep working as the library changes.
+ * supervised worker tree, the UDP ping, and the TLS echo. They must keep working as the library
+ * changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -64,6 +65,14 @@ describe('examples', function () {
     expect(run.out).to.contain('client certificates seen: CN=asyncoro test client');
   });
 
+  it('peers-demo: worker processes discover each other, run jobs, hear a broadcast, and one is killed', async () => {
+    const run = await start('peers-demo.ts').done;
+    expect(run.code, run.err).to.equal(0);
+    for (const w of ['ada', 'brian', 'carol']) expect(run.out).to.match(new RegExp(`${w} is online`)).and.match(new RegExp(`${w} +heard "hello workers" \\(a Date came back as a Date\\)`));
+    expect(run.out).to.match(/ada +knows brian, carol, coordinator/);
+    expect(run.out).to.contain("carol's job failed: PeerLostError").and.contain('carol is offline').and.contain('2 jobs finished, 1 lost with its peer');
+  });
+
   it('tcp-server answers echo-client', async () => {
     const server = start('tcp-server.ts', ['0']);
     try {
@@ -101,6 +110,15 @@ describe('examples', function () {
     } finally {
       server.proc.kill();
     }
+  });
+
+  it('supervisor-tree answers every job through injected crashes, then stops and exits by itself', async () => {
+    const run = await start('supervisor-tree.ts', ['200']).done;
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out)
+      .to.contain('jobs answered          200 of 200')
+      .and.contain('until the poison, the workers were the coroutines they were at the start')
+      .and.contain('the process exits by itself');
   });
 
   it('udp-ping gets ten pongs', async () => {
