@@ -79,4 +79,4 @@ export { RemoteCoro, RemoteChannel } from './remote/refs.js';
 export { RCI } from './remote/rci.js';
 export { sendFile, delFile } from './remote/files.js';
 export type { SendFileOptions } from './remote/files.js';
-export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, TlsUnavailableError, FileRefusedError } from './remote/errors.js';
+export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, FileRefusedError } from './remote/errors.js';
