@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/compat.cc",
         "native/errors.cc",
+        "native/iocp.cc",
         "native/js_poller.cc",
         "native/js_ring.cc",
         "native/sockets.cc"

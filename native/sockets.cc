@@ -19,6 +19,7 @@
 #include <string>
 
 #include "addon.h"
+#include "completion.h"
 
 namespace asyncoro {
 namespace {
@@ -148,6 +149,7 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
 
 // The size of every address buffer: a whole sockaddr_storage.
 constexpr size_t kAddrBytes = sizeof(sockaddr_storage);
+static_assert(kAddrBytes == kRingAddrBytes, "the completion contract's address size");
 
 // The socklen of an encoded address, from its family (and for AF_UNIX its path).
 socklen_t AddrLen(const sockaddr_storage* sa) {
@@ -421,6 +423,15 @@ Napi::Value GetSockName(const Napi::CallbackInfo& info) { return Name(info, fals
 Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return Name(info, true); }
 
 }  // namespace
+
+void EncodeKernelAddr(uint8_t* out, const void* sa, size_t salen) {
+  if (salen > kAddrBytes) salen = kAddrBytes;
+  std::memcpy(out, sa, salen);
+  std::memset(out + salen, 0, kAddrBytes - salen);
+  const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(out);
+  if (un->sun_family == AF_UNIX && salen > offsetof(sockaddr_un, sun_path) && un->sun_path[0] == '\0')
+    out[kAddrBytes - 1] = static_cast<uint8_t>(salen - offsetof(sockaddr_un, sun_path));
+}
 
 size_t EncodedAddrLen(const uint8_t* bytes, size_t n) {
   if (n < kAddrBytes) return 0;

@@ -165,7 +165,7 @@ export class Scheduler {
     const { backend, mode } = resolvePoller(options.poller, options.mode);
     this.backend = backend.name;
     if (backend.kind === 'completion') {
-      this._io = new CompletionDriver(this, mode as 'integrated' | 'exclusive', options.ring);
+      this._io = new CompletionDriver(this, mode, options.ring);
     } else {
       let driver: ReadinessDriver | undefined;
       const opened = openPoller({
