@@ -337,7 +337,7 @@ int IocpBackend::accept(int32_t token, int fd) {
 }
 
 int IocpBackend::connect(int32_t token, int fd, const void* addr, size_t addrlen) {
-  if (addr == nullptr || addrlen < sizeof(sa_family_t) || addrlen > sizeof(sockaddr_storage))
+  if (addr == nullptr || addrlen < sizeof(ADDRESS_FAMILY) || addrlen > sizeof(sockaddr_storage))
     return port_ == nullptr ? -EBADF : -EINVAL;
   uint32_t index;
   int rc = Begin(token, kOpConnect, fd, &index);
@@ -389,7 +389,7 @@ int IocpBackend::recvfrom(int32_t token, int fd, uint32_t slot, size_t off, size
 int IocpBackend::sendto(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
                         const void* addr, size_t addrlen) {
   if (port_ == nullptr) return -EBADF;
-  if (addr == nullptr || addrlen < sizeof(sa_family_t) || addrlen > sizeof(sockaddr_storage))
+  if (addr == nullptr || addrlen < sizeof(ADDRESS_FAMILY) || addrlen > sizeof(sockaddr_storage))
     return -EINVAL;
   int rc = RangeOk(slot, off, len);
   if (rc < 0) return rc;

@@ -13,7 +13,6 @@
 // Threads, mutexes and condition variables are libuv's exported ones only: std::thread and
 // friends would raise the libstdc++ floor of the prebuilt binary.
 #include <errno.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include <cstring>
@@ -22,11 +21,12 @@
 
 #include "addon.h"
 #include "js_glue.h"
+#include "platform.h"
 #include "poller.h"
 
 #if defined(__linux__)
 #include <sys/eventfd.h>
-#else
+#elif !defined(_WIN32)
 #include <fcntl.h>
 #endif
 
@@ -51,7 +51,8 @@ Backend* NewBackend(const std::string& name) {
   return nullptr;
 }
 
-// A wake-up channel: an eventfd on Linux (one fd for both ends), a non-blocking pipe elsewhere.
+// A wake-up channel: an eventfd on Linux (one fd for both ends), a non-blocking pipe elsewhere,
+// a loopback socket pair on Windows (select() watches sockets only).
 struct WakeChannel {
   int rd = -1;
   int wr = -1;
@@ -64,7 +65,14 @@ struct WakeChannel {
   ~WakeChannel() { close(); }
 
   int open() {
-#if defined(__linux__)
+#if defined(_WIN32)
+    SOCKET pair[2];
+    const int rc = LoopbackPair(SOCK_STREAM, pair);
+    if (rc < 0) return rc;
+    rd = FdOf(pair[0]);
+    wr = FdOf(pair[1]);
+    return 0;
+#elif defined(__linux__)
     rd = wr = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return rd < 0 ? -errno : 0;
 #else
@@ -87,12 +95,22 @@ struct WakeChannel {
   void drain() const {
     uint64_t buf[8];
     // A full eventfd read resets the counter; a pipe is read until it is empty.
+#if defined(_WIN32)
+    while (recv(SockOf(rd), reinterpret_cast<char*>(buf), sizeof(buf), 0) > 0) {
+    }
+#else
     while (read(rd, buf, sizeof(buf)) > 0) {
     }
+#endif
   }
   void close() {
+#if defined(_WIN32)
+    if (wr >= 0) closesocket(SockOf(wr));
+    if (rd >= 0) closesocket(SockOf(rd));
+#else
     if (wr >= 0 && wr != rd) ::close(wr);
     if (rd >= 0) ::close(rd);
+#endif
     rd = wr = -1;
   }
 };
@@ -101,12 +119,18 @@ struct WakeChannel {
 // counter or pipe already means "woken", so EAGAIN is success.
 int SignalFd(int fd) {
   const uint64_t one = 1;
+#if defined(_WIN32)
+  if (send(SockOf(fd), reinterpret_cast<const char*>(&one), sizeof(one), 0) >= 0) return 0;
+  const int err = LastSocketError();
+  return err == -EAGAIN ? 0 : err;
+#else
   for (;;) {
     ssize_t n = write(fd, &one, sizeof(one));
     if (n >= 0) return 0;
     if (errno == EINTR) continue;
     return errno == EAGAIN ? 0 : -errno;
   }
+#endif
 }
 
 class JsPoller;
