@@ -204,6 +204,11 @@ class JsPoller : public Napi::ObjectWrap<JsPoller> {
   }
 
   Napi::Value Change(const Napi::CallbackInfo& info, int what);
+  // Either end of a wake channel: the poller's own, never the caller's (-1 stands for an absent
+  // rearm channel).
+  bool OwnFd(int fd) const {
+    return fd >= 0 && (fd == wake_.rd || fd == wake_.wr || fd == rearm_.rd || fd == rearm_.wr);
+  }
   int WaitOnce(int timeout_ms);
   int Filter(int count);
   void StartIntegrated(Napi::Env env);
@@ -439,6 +444,7 @@ int JsPoller::Filter(int count) {
     if (t[0] == kTokenWakeup) {
       wake_.drain();
       t[1] = static_cast<int32_t>(kEvWakeup);
+      t[2] = wake_.wr;  // the fd the caller knows it by (wakeupFd), where the two ends differ
     }
     if (out != i) {
       int32_t* d = buf_ + 3 * out;
@@ -467,8 +473,7 @@ Napi::Value JsPoller::Change(const Napi::CallbackInfo& info, int what) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgInt(info, 2, &token) ||
       token < 0 || (static_cast<uint32_t>(events) & ~(kEvRead | kEvWrite | kEvEdge | kEvOneShot)))
     return Napi::Number::New(env, -EINVAL);
-  // The wake channels are the poller's own; -1 stands for an absent rearm channel.
-  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -EEXIST);
+  if (OwnFd(fd)) return Napi::Number::New(env, -EEXIST);
   if (mode_ != Mode::kThread) {
     int rc = what == 0 ? backend_->add(fd, static_cast<uint32_t>(events), token)
                        : backend_->modify(fd, static_cast<uint32_t>(events), token);
@@ -492,7 +497,7 @@ Napi::Value JsPoller::Remove(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (closed_) return Napi::Number::New(env, -EBADF);
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(env, -EINVAL);
-  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -ENOENT);
+  if (OwnFd(fd)) return Napi::Number::New(env, -ENOENT);
   if (mode_ != Mode::kThread) return Napi::Number::New(env, backend_->remove(fd));
   // A snapshot thread may still be blocked on the removed fd; that is harmless, because collect()
   // drops whatever it reports, and the fd's next registration has its own token.

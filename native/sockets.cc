@@ -7,8 +7,8 @@
 // and recvfrom() on the hot path parse and allocate nothing.
 //
 // On Windows (Winsock, see platform.h) every fd is a socket handle: read/write are recv/send,
-// close is closesocket, pipe() and socketpair() make loopback socket pairs, dup() is not offered
-// (-EOPNOTSUPP), and AF_UNIX is whatever the system's afunix provider gives (Windows 10 1803 and
+// close is closesocket, pipe() and socketpair() make loopback socket pairs, dup() duplicates the
+// socket's handle (WSADuplicateSocket), and AF_UNIX is whatever the system's afunix provider gives (Windows 10 1803 and
 // later have stream sockets; where socket() refuses it, the error says so: EAFNOSUPPORT).
 #if defined(_WIN32)
 #include "platform.h"
@@ -294,7 +294,14 @@ Napi::Value Dup(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
 #if defined(_WIN32)
-  return Napi::Number::New(info.Env(), -EOPNOTSUPP);
+  // A second handle for the same socket, as dup(2) gives a second fd: duplicated into this
+  // process through its protocol info, overlapped and not inheritable like every socket here.
+  WSAPROTOCOL_INFOW pi;
+  if (WSADuplicateSocketW(SockOf(fd), GetCurrentProcessId(), &pi) != 0) return Ret(info, -1);
+  SOCKET d = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &pi, 0,
+                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (d == INVALID_SOCKET) return Ret(info, -1);
+  return Napi::Number::New(info.Env(), FdOf(d));
 #else
   return Ret(info, fcntl(fd, F_DUPFD_CLOEXEC, 0));
 #endif
