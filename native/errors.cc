@@ -18,10 +18,11 @@ namespace asyncoro {
 #if defined(_WIN32)
 // Winsock and Win32 errors and the errno each stands for. WSAEWOULDBLOCK is EAGAIN (not the
 // C runtime's distinct EWOULDBLOCK), so one code means "not now" everywhere. The WSA_* codes of
-// overlapped I/O are the Win32 ones (WSA_INVALID_HANDLE is ERROR_INVALID_HANDLE, ...).
+// overlapped I/O are the Win32 ones (WSA_INVALID_HANDLE is ERROR_INVALID_HANDLE, ...). Every fd is
+// a socket handle here, so a handle that is no socket (WSAENOTSOCK) is a bad fd: EBADF.
 #define ASYNCORO_WIN_ERRORS(X)                                                                  \
   X(WSAEWOULDBLOCK, EAGAIN) X(WSAEINPROGRESS, EINPROGRESS) X(WSAEALREADY, EALREADY)             \
-  X(WSAENOTSOCK, ENOTSOCK) X(WSAEDESTADDRREQ, EDESTADDRREQ) X(WSAEMSGSIZE, EMSGSIZE)            \
+  X(WSAENOTSOCK, EBADF) X(WSAEDESTADDRREQ, EDESTADDRREQ) X(WSAEMSGSIZE, EMSGSIZE)            \
   X(WSAEPROTOTYPE, EPROTOTYPE) X(WSAENOPROTOOPT, ENOPROTOOPT)                                   \
   X(WSAEPROTONOSUPPORT, EPROTONOSUPPORT) X(WSAESOCKTNOSUPPORT, EPROTONOSUPPORT)                 \
   X(WSAEOPNOTSUPP, EOPNOTSUPP) X(WSAEAFNOSUPPORT, EAFNOSUPPORT) X(WSAEPFNOSUPPORT, EAFNOSUPPORT) \

@@ -1,5 +1,5 @@
 /**
- * What a completion backend (io_uring) adds under AsyncSocket, and what every backend must keep:
+ * What a completion backend (io_uring, IOCP) adds under AsyncSocket, and what every backend must keep:
  * the kernel runs the waiting recv/send/accept, so an operation whose coroutine stops waiting
  * (terminated) still ends in the kernel, and what it received or accepted is kept for the next
  * call. A ring with few slots or few operation records falls back to readiness waits and loses
@@ -126,17 +126,18 @@ for (const b of backends()) {
 
 const ring = backends().find((b) => b.kind === 'completion');
 
-describe('io/socket on io_uring with a small ring', function () {
+describe(`io/socket on ${ring?.name ?? 'a completion backend'} with a small ring`, function () {
   this.timeout(30000);
   before(function () {
-    // The CI host has io_uring; a kernel that refuses rings (io_uring_disabled) has nothing to test here.
+    // The CI host has io_uring (Windows: IOCP); a kernel that refuses rings (io_uring_disabled)
+    // has nothing to test here.
     if (ring === undefined) this.skip();
   });
   afterEach(() => closeSchedulers());
 
-  for (const mode of ['integrated', 'exclusive'] as const) {
+  for (const mode of ring?.modes ?? []) {
     it(`${mode}: 40 connections on 2 buffer slots and 8 operation records all echo intact`, async () => {
-      const t = makeScheduler({ poller: 'io_uring', mode, ring: { slots: 2, maxOps: 8, entries: 8 } });
+      const t = makeScheduler({ poller: ring!.name, mode, ring: { slots: 2, maxOps: 8, entries: 8 } });
       await runCoro(t.sched, function* () {
         const [l, port] = yield* listener();
         const n = 40;
