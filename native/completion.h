@@ -14,7 +14,8 @@
 //   operation completes with -ECANCELED, or with its own result if it finished first (an
 //   operation a kernel thread had already started may also end with -EINTR).
 // - Operations are queued by the submit calls and reach the kernel in one syscall, at flush() or
-//   wait(). A full submission queue is flushed and the call retried inside the backend.
+//   wait(). A full submission queue is flushed and the call retried inside the backend. (IOCP
+//   has no submission queue: each call starts its operation, and flush() has nothing to do.)
 // - The kernel may write into a buffer until its operation's completion is collected, so the
 //   caller keeps buffers alive until in_flight() is 0: before close(), cancel_all() and collect()
 //   until then (js_ring.cc does, with a bound on the wait).

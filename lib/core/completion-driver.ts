@@ -1,8 +1,9 @@
 /**
- * The completion driver over an io_uring ring (`native.Ring`, the completion contract of
- * `native/completion.h`); IOCP will be a second ring of the same contract.
+ * The completion driver over a ring (`native.Ring`, the completion contract of
+ * `native/completion.h`): io_uring on Linux, IOCP on Windows.
  *
- * Operations carry a token: a slot index (0 .. slots-1) for recv/send/accept, whose buffer is
+ * Operations carry a token: a slot index (0 .. slots-1) for recv/send/accept/connect/recvfrom/
+ * sendto, whose buffer (if any) is
  * lent to the ring for the operation's life, or `POLL_BASE + 2 * fd + (write ? 1 : 0)` for the
  * one-shot readiness waits that stand in for a persistent registration. Everything is made at
  * open: the slot records, the free-slot stack, the fd records of a live socket are reused.

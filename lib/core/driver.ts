@@ -4,11 +4,12 @@
  *
  * - {@link ReadinessDriver} (epoll, poll, select; kqueue and /dev/poll later): "this fd is ready,
  *   now do the I/O". Sockets try the system call, and on EAGAIN wait with {@link IoDriver.watch}.
- * - a completion driver (io_uring here, IOCP later; `completion-driver.ts`): "do this I/O, and say
+ * - a completion driver (io_uring, IOCP; `completion-driver.ts`): "do this I/O, and say
  *   when it is done". Sockets still try the system call first, and on EAGAIN hand the operation to
  *   the kernel with {@link IoDriver.submit}; its result (a byte count, a new fd, or -errno) is what
- *   the coroutine wakes with. `watch` works there too (a one-shot readiness operation), for what
- *   has no completion operation (UDP, connect, pipes through `waitReadable`).
+ *   the coroutine wakes with; connect, recvfrom and sendto are operations too (IOCP has no
+ *   readiness to wait for). `watch` works there too (a one-shot readiness operation, emulated on
+ *   IOCP), for what has no completion operation (pipes through `waitReadable`, a full ring).
  *
  * @module
  * @internal

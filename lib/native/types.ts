@@ -133,7 +133,8 @@ export interface RingOptions {
   entries?: number;
   /**
    * Operations in flight at once (1..1048576, default 4096); beyond it submit calls return
-   * -ENOBUFS. Each costs about 160 bytes, allocated at open (connect's address storage included).
+   * -ENOBUFS. Each costs about 200 bytes on io_uring and 400 on IOCP (AcceptEx's address room),
+   * allocated at open (connect's address storage included).
    */
   maxOps?: number;
   /** Buffer slots for {@link NativeRing.register} (0..65536, default 64). */
@@ -149,7 +150,8 @@ export interface RingOptions {
 }
 
 /**
- * An io_uring ring (the completion contract, `native/completion.h`). Operations name a
+ * A completion ring: io_uring on Linux, IOCP on Windows (the completion contract,
+ * `native/completion.h`; {@link NativeBinding.ringBackend} says which). Operations name a
  * registered buffer slot and carry a caller's token (an int32 >= 0, unique among the operations
  * in flight); each produces exactly one completion, written into the `Int32Array` given to the
  * constructor as `[token, result, flags]` triples: result is a byte count (0 at EOF), a new fd
@@ -292,10 +294,10 @@ export interface NativeBinding {
   /** Wakes the poller whose `wakeupFd` this is; callable from any thread. 0 or -errno. */
   wakeup(fd: number): number;
   readonly events: EventBits;
-  /** The io_uring completion ring; open one only where {@link ringProbe} returns 0. */
+  /** The completion ring (io_uring, IOCP); open one only where {@link ringProbe} returns 0. */
   readonly Ring: NativeRingConstructor;
   /**
-   * 0 when this host can open an io_uring ring with the operations sockets need, else -errno:
+   * 0 when this host can open a ring with the operations sockets need, else -errno. io_uring:
    * `-ENOSYS` (no io_uring, or a kernel older than 5.5), `-EPERM` (switched off by
    * `kernel.io_uring_disabled` or a seccomp filter), `-EOPNOTSUPP` (an operation missing, before 5.6).
    */
