@@ -57,7 +57,7 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
 fi
 dll="$WINEPREFIX/drive_c/windows/system32/bcryptprimitives.dll"
 if [ ! -f "$dll" ] || [ scripts/wine/bcryptprimitives.c -nt "$dll" ]; then
-  x86_64-w64-mingw32-gcc -O2 -shared -o "$dll" scripts/wine/bcryptprimitives.c -lbcrypt
+  x86_64-w64-mingw32-gcc-posix -O2 -shared -o "$dll" scripts/wine/bcryptprimitives.c -lbcrypt
 fi
 
 # One wineserver for the whole run (each wine process would otherwise start its own).

@@ -133,7 +133,7 @@ export interface RingOptions {
   entries?: number;
   /**
    * Operations in flight at once (1..1048576, default 4096); beyond it submit calls return
-   * -ENOBUFS. Each costs about 200 bytes on io_uring and 400 on IOCP (AcceptEx's address room),
+   * -ENOBUFS. Each costs about 250 bytes on io_uring and 400 on IOCP (AcceptEx's address room),
    * allocated at open (connect's address storage included).
    */
   maxOps?: number;
