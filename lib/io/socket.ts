@@ -617,7 +617,7 @@ export class AsyncSocket implements IoOwner {
       if (this.pushback !== undefined && n > 0) return this.take(n);
       const fd = this.fdFor('recv');
       let into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
-      let got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
+      let got = n > 0 && (this.knownEmpty() || this.rop.orphans > 0) ? -EAGAIN : native.read(fd, into, 0, n);
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         // The kernel fills a completion's buffer later: never the shared one.
@@ -652,7 +652,7 @@ export class AsyncSocket implements IoOwner {
         return p.length;
       }
       const fd = this.fdFor('recvInto');
-      let got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
+      let got = length > 0 && (this.knownEmpty() || this.rop.orphans > 0) ? -EAGAIN : native.read(fd, buf, offset, length);
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         got = this.done(this.rop, 'recvInto', yield* this.waitFor(this.rop, 'recvInto', IO_RECV, buf, offset, length));
@@ -679,7 +679,7 @@ export class AsyncSocket implements IoOwner {
         continue;
       }
       const fd = this.fdFor(what);
-      let got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
+      let got = this.knownEmpty() || this.rop.orphans > 0 ? -EAGAIN : native.read(fd, out, off, n - off);
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         try {
@@ -820,7 +820,9 @@ export class AsyncSocket implements IoOwner {
         return d.data.length <= n ? d : { data: d.data.subarray(0, n), address: d.address };
       }
       let into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
-      let got = native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
+      // While an operation left behind by a terminated reader may still be receiving, reading now
+      // could overtake what it gets: wait (parked) for it to end first.
+      let got = this.rop.orphans > 0 ? -EAGAIN : native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
       if (got === -EAGAIN && this.completing()) {
         // The kernel receives later, into a buffer of this call's own with room for the
         // sender's address after the data.

@@ -90,6 +90,34 @@ for (const b of backends()) {
         });
       });
 
+      it('a recvfrom terminated while waiting loses no datagram: the next recvfrom gets it, with its sender', async () => {
+        await runCoro(t.sched, function* () {
+          const a = AsyncSocket.udp();
+          const b = AsyncSocket.udp();
+          yield* a.bind({ host: '127.0.0.1', port: 0 });
+          yield* b.bind({ host: '127.0.0.1', port: 0 });
+          const reader = spawn(function* () {
+            return yield* b.recvfrom(100);
+          });
+          yield* sleep(20);
+          reader.terminate();
+          try {
+            yield* reader.finish(1000);
+          } catch {
+            // finish() reports the termination
+          }
+          const to = b.localAddress as { port: number };
+          yield* a.sendto('first', { host: '127.0.0.1', port: to.port });
+          yield* a.sendto('second', { host: '127.0.0.1', port: to.port });
+          const one = yield* b.recvfrom(100, { timeout: 2000 });
+          const two = yield* b.recvfrom(100, { timeout: 2000 });
+          expect([one.data.toString(), two.data.toString()]).to.deep.equal(['first', 'second']);
+          expect(one.address).to.deep.equal(a.localAddress);
+          a.close();
+          b.close();
+        });
+      });
+
       it('a recv timeout that races the data keeps every byte, in order', async () => {
         await runCoro(t.sched, function* () {
           const [c, s] = yield* pair();
