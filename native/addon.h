@@ -17,6 +17,7 @@ void InitPoller(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitRing(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitErrors(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 
 // The socklen of an address encoded by sockaddr() in a buffer of n bytes (sockets.cc), or 0 when
 // it is not one; the Ring's connect takes the same encoding as the socket calls.
