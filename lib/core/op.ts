@@ -101,7 +101,10 @@ export abstract class Suspend<T> implements Op<T>, Iterator<unknown, T, unknown>
    */
   abstract _start(c: Coro<unknown>): unknown;
 
-  /** The coroutine's timeout ran out while waiting here: return its result or throw. */
+  /**
+   * The coroutine's timeout ran out while waiting here: return its result or throw, or return
+   * {@link PENDING} to keep waiting for a wake that will come (a completion being cancelled).
+   */
   _timeout(_c: Coro<unknown>): unknown {
     return undefined;
   }

@@ -39,7 +39,9 @@ import {
 } from './coro.js';
 import { CoroExit, CoroStateError, DeadlockError, TimeoutError, check } from './errors.js';
 import { PENDING, Suspend, setRunning, running, type Op } from './op.js';
-import { EV, backends, openPoller, type BackendDescription, type BackendName, type NativePoller, type PollerMode } from './poller.js';
+import { EV, backends, openPoller, resolvePoller, type BackendDescription, type BackendName, type PollerMode } from './poller.js';
+import { ReadinessDriver, type IoDriver } from './driver.js';
+import { CompletionDriver, type CompletionOptions } from './completion-driver.js';
 import { Ring } from './ring.js';
 import { TimerHeap } from './timers.js';
 import { MockClock, realClock, type Clock } from './clock.js';
@@ -65,6 +67,8 @@ export interface SchedulerOptions {
   slice?: number;
   /** Poller event-array capacity (triples per batch); default 1024. */
   capacity?: number;
+  /** Sizes of the io_uring ring (`poller: 'io_uring'`): operations in flight, buffer slots. */
+  ring?: CompletionOptions;
 }
 
 /**
@@ -85,10 +89,12 @@ export interface SchedulerStatistics {
   /** Entries in the timer heap (stale ones included) and how many are known stale. */
   timers: number;
   staleTimers: number;
-  /** fds with a coroutine waiting for readiness. */
+  /** fds with a coroutine waiting for readiness, and I/O operations in flight. */
   fdWaits: number;
   /** Coroutine steps run since the scheduler was made. */
   steps: number;
+  /** I/O operations handed to a completion backend (io_uring) so far; 0 on readiness backends. */
+  completions: number;
   backend: BackendName;
   mode: PollerMode;
 }
@@ -98,25 +104,6 @@ const MAX_DELAY = 2 ** 31 - 1;
 
 /** Consecutive operations one coroutine may complete without waiting before it goes to the back of the ready queue. */
 const IMMEDIATE_BUDGET = 1024;
-
-/** @internal One fd's waiting coroutines. */
-interface FdWatch {
-  reader: Coro<unknown> | null;
-  readSeq: number;
-  writer: Coro<unknown> | null;
-  writeSeq: number;
-  /** Events registered with the poller (0: not registered). */
-  registered: number;
-  /**
-   * Registered for good (sockets): the fd stays with the poller between waits until
-   * {@link Scheduler._forgetFd}, so a wait on a registered fd costs no system call.
-   */
-  persistent: boolean;
-  /** Persistent and edge-triggered: registered once for READ|WRITE|EDGE and never changed. */
-  edge: boolean;
-  /** How many read-side events (READ, ERROR, HANGUP) were dispatched for the fd. */
-  readEvents: number;
-}
 
 let defaultOne: Scheduler | undefined;
 
@@ -136,11 +123,10 @@ export class Scheduler {
   readonly backend: BackendName;
   readonly mode: PollerMode;
   readonly clock: Clock;
-  private readonly poller: NativePoller;
-  private readonly events: Int32Array;
+  /** @internal The I/O driver: readiness (a poller) or completion (a ring). */
+  readonly _io: IoDriver;
   private readonly ready = new Ring<Coro<unknown>>(1024);
   private readonly timers = new TimerHeap<Coro<unknown>>();
-  private readonly fds = new Map<number, FdWatch>();
   private readonly names = new Map<string, Coro<unknown>>();
   private readonly onError: (err: unknown, coro: Coro) => void;
   private readonly slice: number;
@@ -176,18 +162,24 @@ export class Scheduler {
     this.mock = this.clock instanceof MockClock ? this.clock : undefined;
     this.onError = options.onError ?? defaultOnError;
     this.slice = options.slice ?? 10;
-    const opened = openPoller({
-      ...(options.poller !== undefined ? { poller: options.poller } : {}),
-      ...(options.mode !== undefined ? { mode: options.mode } : {}),
-      capacity: options.capacity ?? 1024,
-      onEvents: (count) => this.onPollerEvents(count),
-    });
-    this.poller = opened.poller;
-    this.events = opened.events;
-    this.backend = opened.description.name;
-    this.mode = this.poller.mode;
+    const { backend, mode } = resolvePoller(options.poller, options.mode);
+    this.backend = backend.name;
+    if (backend.kind === 'completion') {
+      this._io = new CompletionDriver(this, mode as 'integrated' | 'exclusive', options.ring);
+    } else {
+      let driver: ReadinessDriver | undefined;
+      const opened = openPoller({
+        poller: backend.name,
+        mode,
+        capacity: options.capacity ?? 1024,
+        onEvents: (count) => driver!.onEvents(count),
+      });
+      driver = new ReadinessDriver(this, opened.poller, opened.events);
+      this._io = driver;
+    }
+    this.mode = this._io.mode;
     // The poller keeps the process alive only while a non-daemon coroutine waits for an fd.
-    if (this.mode !== 'exclusive') this.poller.unref();
+    if (this.mode !== 'exclusive') this._io.unref();
     this.mock?._listen(this);
   }
 
@@ -234,8 +226,9 @@ export class Scheduler {
       ready: this.ready.length,
       timers: this.timers.size,
       staleTimers: this.timers.stale,
-      fdWaits: this.fds.size,
+      fdWaits: this._io.waiting,
       steps: this.steps,
+      completions: this._io.submitted,
       backend: this.backend,
       mode: this.mode,
     };
@@ -264,7 +257,7 @@ export class Scheduler {
       if (this.aliveNonDaemon === 0) return;
       if (more) {
         // Still busy after a whole slice: look at I/O without blocking, then go on.
-        if (this.fds.size > 0) this.dispatch(this.poller.wait(0));
+        if (this._io.waiting > 0) this._io.poll(0);
         this.fireDue();
         continue;
       }
@@ -274,20 +267,19 @@ export class Scheduler {
       let timeout: number;
       if (this.mock !== undefined) {
         if (next !== Infinity && this.mock.autoJump) {
-          if (this.fds.size > 0) this.dispatch(this.poller.wait(0));
+          if (this._io.waiting > 0) this._io.poll(0);
           if (this.ready.length === 0) this.mock.jumpTo(next);
           continue;
         }
         timeout = -1;
-        if (this.fds.size === 0) this.deadlock();
+        if (this._io.waiting === 0) this.deadlock();
       } else if (next !== Infinity) {
         timeout = Math.min(MAX_DELAY, Math.max(0, Math.ceil(next - this.clock.now())));
       } else {
-        if (this.fds.size === 0) this.deadlock();
+        if (this._io.waiting === 0) this.deadlock();
         timeout = -1;
       }
-      const n = this.poller.wait(timeout);
-      this.dispatch(n);
+      this._io.poll(timeout);
     }
   }
 
@@ -301,9 +293,7 @@ export class Scheduler {
     if (this.nodeTimer !== undefined) clearTimeout(this.nodeTimer);
     this.nodeTimer = undefined;
     this.mock?._unlisten(this);
-    for (const fd of this.fds.keys()) this.poller.remove(fd);
-    this.fds.clear();
-    this.poller.close();
+    this._io.close();
     if (defaultOne === this) defaultOne = undefined;
   }
 
@@ -396,7 +386,7 @@ export class Scheduler {
     if (this.ready.length > 0 && this.mode !== 'exclusive' && !this.draining) this.kick();
   }
 
-  // ---- internal: fd readiness ----
+  // ---- internal: fd readiness and I/O completions ----
 
   /**
    * @internal Starts waiting for `fd` to be readable (READ) or writable (WRITE). With
@@ -406,43 +396,12 @@ export class Scheduler {
    */
   _watchFd(c: Coro<unknown>, fd: number, dir: number, persistent = false): void {
     if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
-    let w = this.fds.get(fd);
-    if (w === undefined) {
-      const edge = persistent && (this.poller.features & EV.FEAT_EDGE) !== 0;
-      w = { reader: null, readSeq: 0, writer: null, writeSeq: 0, registered: 0, persistent, edge, readEvents: 0 };
-      this.fds.set(fd, w);
-    }
-    const read = dir === EV.READ;
-    const other = read ? w.reader : w.writer;
-    if (other !== null && (other._f & 3) === S_SUSPENDED && other._q === (read ? w.readSeq : w.writeSeq)) {
-      throw new CoroStateError(`fd ${fd} already has ${String(other)} waiting to ${read ? 'read' : 'write'}`, 'ERR_FD_BUSY');
-    }
-    if (read) {
-      w.reader = c;
-      w.readSeq = c._q;
-    } else {
-      w.writer = c;
-      w.writeSeq = c._q;
-    }
-    try {
-      this.updateFd(fd, w);
-    } catch (e) {
-      if (read) w.reader = null;
-      else w.writer = null;
-      if (w.registered === 0) this.fds.delete(fd);
-      throw e;
-    }
+    this._io.watch(c, fd, dir, persistent);
   }
 
   /** @internal Forgets `c`'s wait on `fd` (timeout, terminate). */
   _unwatchFd(c: Coro<unknown>, fd: number): void {
-    const w = this.fds.get(fd);
-    if (w === undefined) return;
-    if (w.reader === c) w.reader = null;
-    if (w.writer === c) w.writer = null;
-    // A persistent registration stays as it is; a level-triggered one sheds the direction when
-    // an event finds nobody waiting (dispatch).
-    if (!w.persistent) this.updateFd(fd, w);
+    this._io.unwatch(c, fd);
   }
 
   /**
@@ -452,8 +411,7 @@ export class Scheduler {
    * this count has not moved since: any data that arrived since then produced an event.
    */
   _readEvents(fd: number): number {
-    const w = this.fds.get(fd);
-    return w !== undefined && w.persistent && w.registered !== 0 ? w.readEvents : -1;
+    return this._io.readEvents(fd);
   }
 
   /**
@@ -461,100 +419,22 @@ export class Scheduler {
    * must have been woken first (the socket throws into them).
    */
   _forgetFd(fd: number): void {
-    const w = this.fds.get(fd);
-    if (w === undefined) return;
-    this.fds.delete(fd);
-    if (w.registered !== 0 && !this.closed) this.poller.remove(fd);
+    this._io.forget(fd);
+  }
+
+  /** @internal For the driver: an error no coroutine can be told about. */
+  _report(err: unknown): void {
+    this.report(err, null);
+  }
+
+  /** @internal For the driver: what can wake a coroutine changed. */
+  _refsChanged(): void {
     this.refsChanged();
   }
 
-  private updateFd(fd: number, w: FdWatch): void {
-    const live = (x: Coro<unknown> | null, seq: number): boolean => x !== null && (x._f & 3) === S_SUSPENDED && x._q === seq;
-    if (w.reader !== null && !live(w.reader, w.readSeq)) w.reader = null;
-    if (w.writer !== null && !live(w.writer, w.writeSeq)) w.writer = null;
-    let want = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
-    if (w.persistent) {
-      // Edge-triggered: both directions, once, for the fd's life. Level-triggered: add what a
-      // waiter needs, never drop here (dispatch drops a direction an event finds unwanted).
-      if (w.edge) want = EV.READ | EV.WRITE | EV.EDGE;
-      else want |= w.registered;
-      if (want === w.registered) return;
-      check('poller ' + (w.registered === 0 ? 'add' : 'modify'), w.registered === 0 ? this.poller.add(fd, want, fd) : this.poller.modify(fd, want, fd));
-      w.registered = want;
-      this.refsChanged();
-      return;
-    }
-    if (want === w.registered) return;
-    if (want === 0) {
-      this.poller.remove(fd);
-      this.fds.delete(fd);
-    } else if (w.registered === 0) {
-      check('poller add', this.poller.add(fd, want, fd));
-    } else {
-      check('poller modify', this.poller.modify(fd, want, fd));
-    }
-    w.registered = want;
-    this.refsChanged();
-  }
-
-  private onPollerEvents(count: number): void {
-    if (this.closed) return;
-    this.dispatch(count);
-    if (!this.draining) this.runRound();
-  }
-
-  private dispatch(count: number): void {
-    if (count < 0) {
-      this.report(new CoroStateError(`poller wait failed: ${count}`, 'ERR_POLLER'), null);
-      return;
-    }
-    const ev = this.events;
-    const errBits = EV.ERROR | EV.HANGUP;
-    for (let i = 0; i < count; i++) {
-      const token = ev[3 * i]!;
-      if (token === EV.TOKEN_WAKEUP) continue;
-      const bits = ev[3 * i + 1]!;
-      const w = this.fds.get(token);
-      if (w === undefined) continue;
-      const waiting = (w.reader !== null ? EV.READ : 0) | (w.writer !== null ? EV.WRITE : 0);
-      if ((bits & (EV.READ | errBits)) !== 0) w.readEvents++;
-      if ((bits & (EV.READ | errBits)) !== 0 && w.reader !== null) {
-        const r = w.reader;
-        w.reader = null;
-        this._wake(r, w.readSeq, bits, false);
-      }
-      if ((bits & (EV.WRITE | errBits)) !== 0 && w.writer !== null) {
-        const wr = w.writer;
-        w.writer = null;
-        this._wake(wr, w.writeSeq, bits, false);
-      }
-      if (w.persistent) {
-        // A woken coroutine comes back to wait with its direction still registered: no system
-        // call. On a level-triggered backend, a direction nobody was waiting for would be
-        // reported on every poll (an always-writable socket, unread data, a hang-up), so it is
-        // dropped until a waiter needs it again. Edge-triggered registrations never change.
-        if (!w.edge) {
-          const idle = w.registered & ~waiting;
-          if (idle !== 0) this.shed(token, w, idle);
-        }
-        continue;
-      }
-      this.updateFd(token, w);
-    }
-  }
-
-  /** A level-triggered persistent registration drops `bits` (a direction nobody waits for). */
-  private shed(fd: number, w: FdWatch, bits: number): void {
-    const want = w.registered & ~bits;
-    const rc = want === 0 ? this.poller.remove(fd) : this.poller.modify(fd, want, fd);
-    if (rc < 0) {
-      // The fd was closed without _forgetFd (its owner's bug, not a reason to stop dispatching):
-      // forget it entirely, so a new fd with the same number starts clean.
-      this.poller.remove(fd);
-      this.fds.delete(fd);
-      return;
-    }
-    w.registered = want;
+  /** @internal For the driver: a batch of events was dispatched (integrated and thread modes). */
+  _afterBatch(): void {
+    if (!this.closed && !this.draining) this.runRound();
   }
 
   // ---- internal: running ----
@@ -779,6 +659,8 @@ export class Scheduler {
         value = e;
         isError = true;
       }
+      // PENDING: the operation ends later by itself (a completion being cancelled).
+      if (value === PENDING && !isError) continue;
       op._cancel(c);
       this._wakeNow(c, value, isError);
     }
@@ -836,11 +718,11 @@ export class Scheduler {
       if (keep) this.nodeTimer.ref();
       else this.nodeTimer.unref();
     }
-    const pollKeep = keep && this.fds.size > 0;
+    const pollKeep = keep && this._io.waiting > 0;
     if (pollKeep !== this.pollerRefd) {
       this.pollerRefd = pollKeep;
-      if (pollKeep) this.poller.ref();
-      else this.poller.unref();
+      if (pollKeep) this._io.ref();
+      else this._io.unref();
     }
   }
 }

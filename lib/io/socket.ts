@@ -18,12 +18,14 @@ import { EV } from '../core/poller.js';
 import { PENDING, Suspend, running, type Op } from '../core/op.js';
 import type { Coro } from '../core/coro.js';
 import type { Scheduler } from '../core/scheduler.js';
-import { NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
+import { IO_ACCEPT, IO_RECV, IO_SEND, type IoOwner } from '../core/driver.js';
+import { CoroStateError, NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
 
 const K = native.sockets;
 const EAGAIN = native.errno['EAGAIN']!;
 const EINPROGRESS = native.errno['EINPROGRESS']!;
+const ECANCELED = native.errno['ECANCELED']!;
 
 /** An internet address as Node writes it; `host` may be a name, resolved without blocking. */
 export interface InetAddress {
@@ -101,6 +103,10 @@ const EMPTY = Buffer.alloc(0);
 /**
  * The wait of one socket in one direction. Each socket has two, made once, so waiting allocates
  * nothing; since one coroutine at a time reads (and one writes), they are never shared.
+ *
+ * On a readiness backend the wait is for the fd to become ready, and the coroutine wakes with the
+ * event bits. On a completion backend (io_uring) a wait that names an operation (`kind`) hands it
+ * to the kernel instead, and the coroutine wakes with its result: a byte count, an fd, or -errno.
  */
 class SocketWait extends Suspend<number> {
   fd = -1;
@@ -110,33 +116,112 @@ class SocketWait extends Suspend<number> {
   deadline = NaN;
   what = '';
   waiter: Coro<unknown> | null = null;
-  constructor(readonly dir: number) {
+  /** The completion operation to run (IO_RECV, IO_SEND, IO_ACCEPT), or 0 for a readiness wait. */
+  kind = 0;
+  buf: Uint8Array | null = null;
+  off = 0;
+  len = 0;
+  /** The completion operation in flight, or -1 (a readiness wait). */
+  token = -1;
+  /** The timeout ran out while the operation was in flight: it is being cancelled. */
+  timedOut = false;
+  /**
+   * Operations in this direction whose coroutine left while the kernel still ran them
+   * (terminated): until they end, a new wait parks instead of starting a second operation, so
+   * bytes keep their order.
+   */
+  orphans = 0;
+  /** The wait is parked behind an orphan, and its coroutine's sequence number. */
+  parked = false;
+  seq = 0;
+  constructor(
+    readonly dir: number,
+    readonly owner: IoOwner,
+  ) {
     super();
   }
-  /** Starts an operation in this direction: its timeout covers all of its waits. */
+  /**
+   * Starts an operation in this direction: its timeout covers all of its waits. Another
+   * coroutine's operation still waiting in this direction makes it a CoroStateError
+   * (`ERR_FD_BUSY`): one reader and one writer at a time.
+   */
   begin(timeout: number | undefined): void {
+    const w = this.waiter;
+    if (w !== null && w !== running && w._pendingOp() === this) {
+      throw new CoroStateError(`${w} is already waiting to ${this.dir === EV.READ ? 'read from' : 'write to'} this socket (fd ${this.fd})`, 'ERR_FD_BUSY');
+    }
     this.limit = timeout;
     this.deadline = NaN;
   }
   /** The scheduler the socket's fd is registered with (persistently, from its first wait). */
   sched: Scheduler | null = null;
   _start(c: Coro<unknown>): unknown {
-    // Every socket call waits only after its system call said EAGAIN, which is what a persistent
-    // (edge-triggered on epoll) registration needs.
-    c._s._watchFd(c, this.fd, this.dir, true);
-    this.sched = c._s;
-    if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
+    const s = c._s;
+    this.timedOut = false;
+    this.token = -1;
+    this.parked = false;
+    this.seq = c._q;
+    if (this.orphans > 0) {
+      // Woken (with -EAGAIN, to try again) when the orphaned operation has ended.
+      this.parked = true;
+    } else if (this.kind !== 0 && s._io.completion) {
+      this.token = s._io.submit(c, this.kind, this.fd, this.buf, this.off, this.len, this.owner);
+    } else {
+      // Every socket call waits only after its system call said EAGAIN, which is what a
+      // persistent (edge-triggered on epoll) registration needs.
+      s._watchFd(c, this.fd, this.dir, true);
+    }
+    this.sched = s;
+    if (this.timeout !== undefined) s._addTimer(c, this.timeout);
     this.waiter = c;
     return PENDING;
   }
-  override _timeout(): unknown {
+  override _timeout(c: Coro<unknown>): unknown {
+    if (this.token >= 0) {
+      // The kernel may be writing into the buffer: cancel, and wake when the operation ends
+      // (as cancelled, or with what it did first, which is then not lost).
+      this.timedOut = true;
+      c._s._io.cancel(this.token);
+      return PENDING;
+    }
+    this.buf = null;
     // The error names the operation's whole timeout, not what was left at its last wait.
     throw new TimeoutError(this.what, this.limit ?? this.timeout!);
   }
   override _cancel(c: Coro<unknown>): void {
-    c._s._unwatchFd(c, this.fd);
+    // A completion's buffer stays with the driver until the kernel is done with it.
+    this.buf = null;
+    if (this.parked) this.parked = false;
+    else if (this.token >= 0) {
+      this.orphans++;
+      c._s._io.cancel(this.token);
+      this.token = -1;
+    } else c._s._unwatchFd(c, this.fd);
   }
 }
+
+/** The one iterator result a {@link Ready} op returns: `yield*` reads it at once and keeps nothing. */
+const finished: { done: true; value: unknown } = { done: true, value: undefined };
+
+/**
+ * An operation that completed when it was made: `yield*` gets its value without suspending. Each
+ * socket has one per direction, so the common case (the kernel had the data, or took all of it)
+ * allocates no generator.
+ */
+class Ready<T> implements Op<T>, Iterator<unknown, T, unknown> {
+  value: T;
+  constructor(value: T) {
+    this.value = value;
+  }
+  [Symbol.iterator](): Iterator<unknown, T, unknown> {
+    return this;
+  }
+  next(): IteratorResult<unknown, T> {
+    finished.value = this.value;
+    return finished as IteratorResult<unknown, T>;
+  }
+}
+const DONE_VOID = new Ready<void>(undefined);
 
 function checkSize(n: number, what: string): void {
   if (!Number.isInteger(n) || n < 0 || n > 0x7fffffff) throw new RangeError(`${what}: size must be an integer from 0 to 2^31-1, got ${n}`);
@@ -180,7 +265,7 @@ function clockNow(): number {
  * });
  * ```
  */
-export class AsyncSocket {
+export class AsyncSocket implements IoOwner {
   /** The kind of socket. */
   readonly kind: SocketKind;
   /** The largest frame `recvMsg` accepts and `sendMsg` sends. */
@@ -188,8 +273,12 @@ export class AsyncSocket {
   private _fd: number;
   private family: 4 | 6 | 'unix' | undefined;
   private closed = false;
-  private readonly rop = new SocketWait(EV.READ);
-  private readonly wop = new SocketWait(EV.WRITE);
+  private readonly rop = new SocketWait(EV.READ, this);
+  private readonly wop = new SocketWait(EV.WRITE, this);
+  /** The result of a `recvInto` that needed no wait. */
+  private readonly readyRead = new Ready<number>(0);
+  /** Connections a completion backend accepted after their accept's coroutine stopped waiting. */
+  private orphanFds: number[] | undefined;
   private pushback: Buffer | undefined;
   private addrBuf: Uint8Array | undefined;
   private lastTo: { key: string; addr: Uint8Array } | undefined;
@@ -359,6 +448,7 @@ export class AsyncSocket {
    */
   private wait(op: SocketWait, what: string): Op<number> {
     op.fd = this._fd;
+    op.kind = 0;
     op.what = what;
     if (op.limit === undefined) op.timeout = undefined;
     else {
@@ -369,6 +459,66 @@ export class AsyncSocket {
     }
     this.waits++;
     return op;
+  }
+
+  /**
+   * Waits, on a completion backend, by handing the kernel `kind` for `buf[off, off + len)` (on a
+   * readiness backend, by waiting for readiness as {@link wait} does). Follow it with
+   * {@link done}.
+   */
+  private waitFor(op: SocketWait, what: string, kind: number, buf: Uint8Array | null, off: number, len: number): Op<number> {
+    this.wait(op, what);
+    op.kind = kind;
+    op.buf = buf;
+    op.off = off;
+    op.len = len;
+    return op;
+  }
+
+  /**
+   * After {@link waitFor}: -EAGAIN when the system call is to be tried again (a readiness wake),
+   * else the completed operation's result (a count, an fd, or -errno). A completion cancelled by
+   * the timeout is a TimeoutError; one that finished first is a result like any other.
+   */
+  private done(op: SocketWait, what: string, r: number): number {
+    op.buf = null;
+    const completed = op.token >= 0;
+    op.token = -1;
+    this.afterWait(op, what);
+    if (!completed) return -EAGAIN;
+    if (r === -ECANCELED && op.timedOut) throw new TimeoutError(what, op.limit ?? op.timeout!);
+    return r;
+  }
+
+  /** Whether the running coroutine's scheduler runs I/O by completions (io_uring). */
+  private completing(): boolean {
+    const c = running;
+    return c !== null && c._s._io.completion;
+  }
+
+  /**
+   * A completion backend finished an operation whose coroutine no longer waits (terminated, or
+   * the socket closed): bytes received are kept for the next read and an accepted connection
+   * for the next accept, unless the socket is closed.
+   */
+  _orphaned(kind: number, result: number, buf: Uint8Array | null, off: number): void {
+    const op = kind === IO_SEND ? this.wop : this.rop;
+    if (op.orphans > 0) op.orphans--;
+    if (result > 0 && kind === IO_SEND) this.sent += result;
+    else if (result >= 0 && kind === IO_ACCEPT) {
+      if (this.closed) native.close(result);
+      else (this.orphanFds ??= []).push(result);
+    } else if (result > 0 && kind === IO_RECV && buf !== null && !this.closed) {
+      this.received += result;
+      const got = Buffer.from(buf.subarray(off, off + result));
+      this.pushback = this.pushback !== undefined ? Buffer.concat([this.pushback, got]) : got;
+    }
+    // A wait parked behind it tries again now (and finds what it left in pushback).
+    const c = op.waiter;
+    if (op.orphans === 0 && op.parked && c !== null && c._pendingOp() === op) {
+      op.parked = false;
+      c._s._wake(c, op.seq, -EAGAIN, false);
+    }
   }
 
   /** After a stream read of `got` of `asked` bytes: remember a short read (see drainedAt). */
@@ -416,14 +566,11 @@ export class AsyncSocket {
   *accept(opts?: OpOptions): Generator<unknown, AsyncSocket, unknown> {
     this.rop.begin(checkOpts(opts));
     for (;;) {
-      const fd = native.accept(this.fdFor('accept'));
-      if (fd >= 0) {
-        const s = new AsyncSocket(this.kind, fd, this.family, this.maxMessageSize);
-        return s;
-      }
+      const listener = this.fdFor('accept');
+      let fd = this.orphanFds !== undefined && this.orphanFds.length > 0 ? this.orphanFds.shift()! : native.accept(listener);
+      if (fd === -EAGAIN) fd = this.done(this.rop, 'accept', yield* this.waitFor(this.rop, 'accept', IO_ACCEPT, null, 0, 0));
+      if (fd >= 0) return new AsyncSocket(this.kind, fd, this.family, this.maxMessageSize);
       if (fd !== -EAGAIN) throw new SystemError('accept', fd);
-      yield* this.wait(this.rop, 'accept');
-      this.afterWait(this.rop, 'accept');
     }
   }
 
@@ -473,24 +620,25 @@ export class AsyncSocket {
   *recv(n: number, opts?: OpOptions): Generator<unknown, Buffer, unknown> {
     checkSize(n, 'recv');
     this.rop.begin(checkOpts(opts));
-    if (this.pushback !== undefined && n > 0) return this.take(n);
     for (;;) {
+      if (this.pushback !== undefined && n > 0) return this.take(n);
       const fd = this.fdFor('recv');
-      let got: number;
-      let into: Buffer;
-      if (n <= SCRATCH) into = scratch();
-      else into = Buffer.allocUnsafe(n);
-      got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
+      let into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
+      let got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
+      if (got === -EAGAIN) {
+        this.drainedAt = -1;
+        // The kernel fills a completion's buffer later: never the shared one.
+        if (into === shared && this.completing()) into = Buffer.allocUnsafe(n);
+        got = this.done(this.rop, 'recv', yield* this.waitFor(this.rop, 'recv', IO_RECV, into, 0, n));
+        if (got === -EAGAIN) continue;
+      }
       if (got >= 0) {
         this.received += got;
         if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, n);
         if (got === 0) return EMPTY;
         return into === shared ? Buffer.from(into.subarray(0, got)) : into.subarray(0, got);
       }
-      if (got !== -EAGAIN) throw new SystemError('recv', got);
-      this.drainedAt = -1;
-      yield* this.wait(this.rop, 'recv');
-      this.afterWait(this.rop, 'recv');
+      throw new SystemError('recv', got);
     }
   }
 
@@ -498,29 +646,49 @@ export class AsyncSocket {
    * Receives into `buf[offset, offset + length)` without allocating: the number of bytes read, 0
    * at the end of the stream.
    */
-  *recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset, opts?: OpOptions): Generator<unknown, number, unknown> {
+  recvInto(buf: Uint8Array, offset = 0, length = buf.length - offset, opts?: OpOptions): Op<number> {
     if (!(buf instanceof Uint8Array)) throw new TypeError('recvInto: buf must be a Buffer or Uint8Array');
     if (!Number.isInteger(offset) || !Number.isInteger(length) || offset < 0 || length < 0 || offset + length > buf.length) {
       throw new RangeError(`recvInto: [${offset}, ${offset + length}) is outside the buffer of ${buf.length} bytes`);
     }
     this.rop.begin(checkOpts(opts));
-    if (this.pushback !== undefined && length > 0) {
-      const p = this.take(length);
-      buf.set(p, offset);
-      return p.length;
+    // The common case first: the kernel has data, and the call completes without a generator.
+    if (this.pushback === undefined && length > 0 && !this.closed && this._fd >= 0 && this.rop.orphans === 0 && !this.knownEmpty()) {
+      const got = native.read(this._fd, buf, offset, length);
+      if (got >= 0) {
+        this.received += got;
+        if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, length);
+        this.readyRead.value = got;
+        return this.readyRead;
+      }
+      if (got !== -EAGAIN) throw new SystemError('recv', got);
+      return this.recvIntoWait(buf, offset, length, true);
     }
+    return this.recvIntoWait(buf, offset, length, false);
+  }
+
+  private *recvIntoWait(buf: Uint8Array, offset: number, length: number, tried: boolean): Generator<unknown, number, unknown> {
     for (;;) {
+      if (this.pushback !== undefined && length > 0) {
+        const p = this.take(length);
+        buf.set(p, offset);
+        return p.length;
+      }
       const fd = this.fdFor('recvInto');
-      const got = length > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, buf, offset, length);
+      // `tried`: the call itself just read and found nothing.
+      let got = tried || (length > 0 && this.knownEmpty()) ? -EAGAIN : native.read(fd, buf, offset, length);
+      tried = false;
+      if (got === -EAGAIN) {
+        this.drainedAt = -1;
+        got = this.done(this.rop, 'recvInto', yield* this.waitFor(this.rop, 'recvInto', IO_RECV, buf, offset, length));
+        if (got === -EAGAIN) continue;
+      }
       if (got >= 0) {
         this.received += got;
         if (this.kind === 'tcp' || this.kind === 'unix') this.noteRead(got, length);
         return got;
       }
-      if (got !== -EAGAIN) throw new SystemError('recv', got);
-      this.drainedAt = -1;
-      yield* this.wait(this.rop, 'recvInto');
-      this.afterWait(this.rop, 'recvInto');
+      throw new SystemError('recv', got);
     }
   }
 
@@ -528,14 +696,30 @@ export class AsyncSocket {
   private *readExact(n: number, what: string, prefix?: Buffer): Generator<unknown, Buffer, unknown> {
     const out = Buffer.allocUnsafe(n);
     let off = 0;
-    if (this.pushback !== undefined && n > 0) {
-      const p = this.take(n);
-      out.set(p, 0);
-      off = p.length;
-    }
     while (off < n) {
+      if (this.pushback !== undefined) {
+        const p = this.take(n - off);
+        out.set(p, off);
+        off += p.length;
+        continue;
+      }
       const fd = this.fdFor(what);
-      const got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
+      let got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
+      if (got === -EAGAIN) {
+        this.drainedAt = -1;
+        try {
+          got = this.done(this.rop, what, yield* this.waitFor(this.rop, what, IO_RECV, out, off, n - off));
+        } catch (e) {
+          if (e instanceof TimeoutError && !this.closed) {
+            // Keep what was read (and the frame header, for recvMsg) for the next read.
+            const kept = out.subarray(0, off);
+            const before = prefix !== undefined ? Buffer.concat([prefix, kept]) : Buffer.from(kept);
+            this.pushback = this.pushback !== undefined ? Buffer.concat([before, this.pushback]) : before.length > 0 ? before : undefined;
+          }
+          throw e;
+        }
+        if (got === -EAGAIN) continue;
+      }
       if (got > 0) {
         off += got;
         this.received += got;
@@ -547,19 +731,7 @@ export class AsyncSocket {
         const partial = out.subarray(0, off);
         throw new EOFError(what, prefix !== undefined ? Buffer.concat([prefix, partial]) : partial, n + (prefix?.length ?? 0));
       }
-      if (got !== -EAGAIN) throw new SystemError('recv', got);
-      try {
-        yield* this.wait(this.rop, what);
-      } catch (e) {
-        if (e instanceof TimeoutError && !this.closed) {
-          // Keep what was read (and the frame header, for recvMsg) for the next read.
-          const kept = out.subarray(0, off);
-          const before = prefix !== undefined ? Buffer.concat([prefix, kept]) : Buffer.from(kept);
-          this.pushback = this.pushback !== undefined ? Buffer.concat([before, this.pushback]) : before.length > 0 ? before : undefined;
-        }
-        throw e;
-      }
-      this.afterWait(this.rop, what);
+      throw new SystemError('recv', got);
     }
     return out;
   }
@@ -599,42 +771,59 @@ export class AsyncSocket {
     this.wop.begin(checkOpts(opts));
     if (buf.length === 0) return 0;
     for (;;) {
-      const n = native.write(this.fdFor('send'), buf, 0, buf.length);
+      let n = native.write(this.fdFor('send'), buf, 0, buf.length);
+      if (n === -EAGAIN) {
+        n = this.done(this.wop, 'send', yield* this.waitFor(this.wop, 'send', IO_SEND, buf, 0, buf.length));
+        if (n === -EAGAIN) continue;
+      }
       if (n >= 0) {
         this.sent += n;
         return n;
       }
-      if (n !== -EAGAIN) throw new SystemError('send', n);
-      yield* this.wait(this.wop, 'send');
-      this.afterWait(this.wop, 'send');
+      throw new SystemError('send', n);
     }
   }
 
-  private *writeAll(buf: Uint8Array, what: string, base = 0): Generator<unknown, void, unknown> {
-    let off = 0;
+  private *writeAll(buf: Uint8Array, what: string, base = 0, start = 0): Generator<unknown, void, unknown> {
+    let off = start;
     while (off < buf.length) {
-      const n = native.write(this.fdFor(what), buf, off, buf.length - off);
+      let n = native.write(this.fdFor(what), buf, off, buf.length - off);
+      if (n === -EAGAIN) {
+        try {
+          n = this.done(this.wop, what, yield* this.waitFor(this.wop, what, IO_SEND, buf, off, buf.length - off));
+        } catch (e) {
+          if (e instanceof TimeoutError) throw new SendTimeoutError(what, e.timeout, base + off);
+          throw e;
+        }
+        if (n === -EAGAIN) continue;
+      }
       if (n >= 0) {
         off += n;
         this.sent += n;
         continue;
       }
-      if (n !== -EAGAIN) throw new SystemError('send', n);
-      try {
-        yield* this.wait(this.wop, what);
-      } catch (e) {
-        if (e instanceof TimeoutError) throw new SendTimeoutError(what, e.timeout, base + off);
-        throw e;
-      }
-      this.afterWait(this.wop, what);
+      throw new SystemError('send', n);
     }
   }
 
   /** Sends all of `data`; on timeout a {@link SendTimeoutError} says how much went out. */
-  *sendall(data: Uint8Array | string, opts?: OpOptions): Generator<unknown, void, unknown> {
+  sendall(data: Uint8Array | string, opts?: OpOptions): Op<void> {
     const buf = asBuffer(data, 'sendall');
     this.wop.begin(checkOpts(opts));
-    yield* this.writeAll(buf, 'sendall');
+    // The common case first: the kernel takes it all, and the call completes without a generator.
+    let off = 0;
+    if (buf.length > 0 && this.wop.orphans === 0) {
+      const n = native.write(this.fdFor('sendall'), buf, 0, buf.length);
+      if (n === buf.length) {
+        this.sent += n;
+        return DONE_VOID;
+      }
+      if (n >= 0) {
+        this.sent += n;
+        off = n;
+      } else if (n !== -EAGAIN) throw new SystemError('send', n);
+    }
+    return this.writeAll(buf, 'sendall', 0, off);
   }
 
   /** Sends `data` as one message framed by a 4-byte big-endian length (see {@link recvMsg}). */
@@ -728,6 +917,9 @@ export class AsyncSocket {
     const fd = this._fd;
     this._fd = -1;
     this.pushback = undefined;
+    this.rop.buf = null;
+    this.wop.buf = null;
+    if (this.orphanFds !== undefined) for (const o of this.orphanFds.splice(0)) native.close(o);
     if (fd >= 0) {
       // The fd leaves its poller before it is closed, so its number can be reused at once.
       for (const op of [this.rop, this.wop]) {

@@ -1,7 +1,7 @@
 /**
  * The same coroutine suite under every backend and mode this host has (epoll integrated, thread
- * and exclusive; poll and select thread and exclusive here), on explicit schedulers with the real
- * clock.
+ * and exclusive; io_uring integrated and exclusive; poll and select thread and exclusive here), on
+ * explicit schedulers with the real clock.
  */
 import { expect } from 'chai';
 import { Coro, self, sleep, spawn } from '../../lib/core/coro.js';
