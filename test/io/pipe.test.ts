@@ -13,6 +13,7 @@ import { spawn, sleep, type Coro } from '../../lib/core/coro.js';
 import { SystemError, TimeoutError } from '../../lib/core/errors.js';
 import { AsyncFile, AsyncPipe } from '../../lib/io/pipe.js';
 import { FileClosedError } from '../../lib/io/errors.js';
+import { backends, type BackendName, type PollerMode } from '../../lib/core/poller.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -227,7 +228,10 @@ describe('io/AsyncPipe and AsyncFile', function () {
     }
   });
 
-  for (const [poller, mode] of [['epoll', 'exclusive'], ['poll', 'exclusive'], ['select', 'thread']] as const) {
+  const modes: [BackendName, PollerMode][] = [['epoll', 'exclusive'], ['poll', 'exclusive'], ['select', 'thread']];
+  // The completion backend too, where this host has it.
+  if (backends().some((b) => b.name === 'io_uring')) modes.push(['io_uring', 'integrated'], ['io_uring', 'exclusive']);
+  for (const [poller, mode] of modes) {
     it(`works in ${mode} mode on ${poller}: pipes, a pipeline and exit statuses`, async () => {
       const s = makeScheduler({ poller, mode });
       const out = await runCoro(s.sched, function* () {

@@ -9,6 +9,7 @@ import { spawn, sleep, type Coro } from '../../lib/core/coro.js';
 import { TimeoutError } from '../../lib/core/errors.js';
 import { AsyncThreadPool, move, type ModuleTask } from '../../lib/pool/thread-pool.js';
 import { PoolClosedError, WorkerExitError } from '../../lib/pool/errors.js';
+import { backends, type BackendName, type PollerMode } from '../../lib/core/poller.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
 const TASKS = new URL('../fixtures/pool-tasks.mjs', import.meta.url);
@@ -341,8 +342,11 @@ describe('pool/AsyncThreadPool', function () {
     expect(await runCoro(t.sched, function* () { return yield* p.run({ module: TS_TASKS, name: 'addPair' }, { a: 20, b: 22 }); })).to.equal(42);
   });
 
-  for (const [poller, mode] of [['poll', 'exclusive'], ['epoll', 'exclusive'], ['select', 'thread']] as const) {
-    it(`works in ${mode} mode on ${poller} (no Node event loop needed in exclusive mode)`, async () => {
+  const modes: [BackendName, PollerMode][] = [['poll', 'exclusive'], ['epoll', 'exclusive'], ['select', 'thread']];
+  // The completion backend too, where this host has it.
+  if (backends().some((b) => b.name === 'io_uring')) modes.push(['io_uring', 'integrated'], ['io_uring', 'exclusive']);
+  for (const [poller, mode] of modes) {
+    it(`works in ${mode} mode on ${poller}`, async () => {
       const s = makeScheduler({ poller, mode });
       const p = pool({ size: 2 });
       const out = await runCoro(s.sched, function* () {
