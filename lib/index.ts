@@ -57,3 +57,11 @@ export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from 
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
+export { AsyncFile, AsyncPipe } from './io/pipe.js';
+export type { Communicated, ExitStatus, FileOpOptions, PipeSpawnOptions, StdioOption } from './io/pipe.js';
+export { FileClosedError } from './io/errors.js';
+export { AsyncThreadPool, move } from './pool/thread-pool.js';
+export type { CloseOptions, ModuleTask, Moved, RunOptions, Task, TaskFunction, ThreadPoolOptions, ThreadPoolStatistics } from './pool/thread-pool.js';
+export { AsyncDBCursor } from './pool/db.js';
+export type { CursorOptions, Params, PostgresConfig, Row, SqliteOptions } from './pool/db.js';
+export { DatabaseError, PoolClosedError, WorkerExitError } from './pool/errors.js';
