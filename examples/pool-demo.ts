@@ -60,10 +60,10 @@ function* main(): Generator<unknown, void, unknown> {
   // 1. CPU work in threads: 8 slices of a range, in parallel, each resumed into its coroutine.
   const pool = new AsyncThreadPool({ size: 2 });
   const slices: Coro<number>[] = [];
-  for (let i = 0; i < 8; i++) slices.push(spawn(function* () { return yield* pool.run<number>(countPrimes, i * 250_000, (i + 1) * 250_000); }));
+  for (let i = 0; i < 8; i++) slices.push(spawn(function* () { return yield* pool.run<number>(countPrimes, i * 125_000, (i + 1) * 125_000); }));
   let primes = 0;
   for (const s of slices) primes += yield* s.finish();
-  console.log(`primes below 2,000,000    ${primes.toLocaleString('en-US')} (8 tasks on 2 threads)`);
+  console.log(`primes below 1,000,000    ${primes.toLocaleString('en-US')} (8 tasks on 2 threads)`);
 
   // 2. A database: writes in a transaction, a query read in batches.
   const cur = yield* AsyncDBCursor.sqlite(join(dir, 'demo.db'), { pool });
