@@ -430,7 +430,9 @@ function machine(): string {
 // ---------------------------------------------------------------------------------------------
 
 async function main(): Promise<void> {
-  const combos: Combo[] = backends().flatMap((b) => b.modes.map((mode) => ({ backend: b.name, mode })));
+  const combos: Combo[] = backends()
+    .filter((b) => b.kind === 'readiness')
+    .flatMap((b) => b.modes.map((mode) => ({ backend: b.name, mode })));
   console.log('asyncoro poller benchmark\n');
   console.log(machine());
   console.log(`combos:  ${combos.map((c) => `${c.backend}/${c.mode}`).join(', ')}\n`);

@@ -176,7 +176,8 @@ async function main(): Promise<void> {
   console.log(`backends on this host: ${list.map((b) => `${b.name} (${b.modes.join(', ')})`).join('; ')}`);
   const wanted = process.env['ASYNCORO_POLLER'];
   // With ASYNCORO_POLLER set, resolvePoller() picks (or rejects, with the available list) that one.
-  const chosen = wanted ? [resolvePoller().backend] : list;
+  // io_uring is a completion backend (a Scheduler runs on it, see socket-demo); this demo shows pollers.
+  const chosen = (wanted ? [resolvePoller().backend] : list).filter((b) => b.kind === 'readiness');
   console.log(`openPoller() with no options: ${resolvePoller().backend.name} in ${resolvePoller().mode} mode\n`);
   for (const b of chosen) {
     for (const mode of b.modes) {

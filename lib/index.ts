@@ -27,6 +27,7 @@ export {
   DeadlockError,
   WouldBlock,
   CoroStateError,
+  HotSwap,
 } from './core/errors.js';
 export type { Op } from './core/op.js';
 export { Coro, spawn, self, sleep, suspend } from './core/coro.js';
@@ -57,6 +58,18 @@ export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from 
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
+export { MonitorStatus } from './supervise/monitor.js';
+export type { ExitKind, Monitorable, MonitorTarget } from './supervise/monitor.js';
+export { hotSwappable } from './supervise/hotswap.js';
+export { Supervisor, RestartIntensityError } from './supervise/supervisor.js';
+export type { Backoff, ChildSpec, RestartPolicy, Strategy, SupervisorOptions } from './supervise/supervisor.js';
+export { joinNetwork, networkOf, peerStatus, Network, PeerStatus } from './remote/network.js';
+export type { NetworkOptions, NetworkStatistics, PeerInfo, PeerTlsOptions, LocateOptions, LocationLike } from './remote/network.js';
+export { RemoteCoro, RemoteChannel } from './remote/refs.js';
+export { RCI } from './remote/rci.js';
+export { sendFile, delFile } from './remote/files.js';
+export type { SendFileOptions } from './remote/files.js';
+export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, TlsUnavailableError, FileRefusedError } from './remote/errors.js';
 export { AsyncFile, AsyncPipe } from './io/pipe.js';
 export type { Communicated, ExitStatus, FileOpOptions, PipeSpawnOptions, StdioOption } from './io/pipe.js';
 export { FileClosedError } from './io/errors.js';

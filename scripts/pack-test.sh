@@ -48,10 +48,26 @@ if [ -d node_modules/asyncoro/build ]; then
 fi
 
 cat > esm.mjs <<'JS'
-import { backends, openPoller, native, nativeFile, EV } from 'asyncoro';
+import { backends, openPoller, native, nativeFile, EV, Scheduler, waitReadable } from 'asyncoro';
 if (!nativeFile.includes('/prebuilds/')) throw new Error(`loaded ${nativeFile}, not a prebuild`);
 const fds = new Int32Array(2);
 for (const b of backends()) {
+  if (b.kind === 'completion') {
+    // io_uring: a scheduler runs on it; a coroutine waits for a pipe through the ring.
+    const s = new Scheduler({ poller: b.name, mode: 'exclusive' });
+    if (native.pipe(fds) !== 0) throw new Error('pipe');
+    let bits = 0;
+    s.spawn(function* () {
+      bits = yield* waitReadable(fds[0], 1000);
+    });
+    native.write(fds[1], Buffer.from('x'), 0, 1);
+    s.run();
+    s.close();
+    if ((bits & EV.READ) === 0) throw new Error(`${b.name}: got events ${bits}`);
+    native.close(fds[0]);
+    native.close(fds[1]);
+    continue;
+  }
   for (const mode of ['exclusive']) {
     const { poller, events } = openPoller({ poller: b.name, mode });
     if (native.pipe(fds) !== 0) throw new Error('pipe');
@@ -74,4 +90,8 @@ const { backends } = require('asyncoro');
 console.log(`pack-test: CommonJS require works, ${backends().length} backends`);
 JS
 PATH="$bin" node cjs.cjs
+
+# The daemon command is installed as a bin.
+PATH="$bin" npx --no-install asyncoro --help | grep -q 'usage: asyncoro node' || { echo "pack-test: the asyncoro command does not run" >&2; exit 1; }
+echo "pack-test: npx asyncoro runs"
 echo "pack-test: ok"

@@ -1,7 +1,7 @@
 /**
  * The example programs run as a newcomer would run them, in child processes: the demos behind
- * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, and
- * the UDP ping. They must keep working as the library changes.
+ * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, the
+ * supervised worker tree, and the UDP ping. They must keep working as the library changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -57,6 +57,14 @@ describe('examples', function () {
     });
   }
 
+  it('peers-demo: worker processes discover each other, run jobs, hear a broadcast, and one is killed', async () => {
+    const run = await start('peers-demo.ts').done;
+    expect(run.code, run.err).to.equal(0);
+    for (const w of ['ada', 'brian', 'carol']) expect(run.out).to.match(new RegExp(`${w} is online`)).and.match(new RegExp(`${w} +heard "hello workers" \\(a Date came back as a Date\\)`));
+    expect(run.out).to.match(/ada +knows brian, carol, coordinator/);
+    expect(run.out).to.contain("carol's job failed: PeerLostError").and.contain('carol is offline').and.contain('2 jobs finished, 1 lost with its peer');
+  });
+
   it('tcp-server answers echo-client', async () => {
     const server = start('tcp-server.ts', ['0']);
     try {
@@ -96,6 +104,14 @@ describe('examples', function () {
     }
   });
 
+  it('supervisor-tree answers every job through injected crashes, then stops and exits by itself', async () => {
+    const run = await start('supervisor-tree.ts', ['200']).done;
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out)
+      .to.contain('jobs answered          200 of 200')
+      .and.contain('until the poison, the workers were the coroutines they were at the start')
+      .and.contain('the process exits by itself');
+  });
   for (const args of [[], ['--poller', 'poll', '--mode', 'exclusive']]) {
     it(`pool-demo: threads, SQLite and a pipeline ${args.join(' ') || '(default backend)'}`, async () => {
       const r = await start('pool-demo.ts', args).done;

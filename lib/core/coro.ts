@@ -4,16 +4,35 @@
  *
  * Memory matters here (a suspended coroutine is meant to cost a few hundred bytes with its
  * generator), so a Coro holds eight fields and everything optional (name given by the user,
- * mailbox, waiters for its end, its promise, registration) lives in an extra record allocated on
- * first use.
+ * mailbox, waiters for its end, its promise, registration, monitors) lives in an extra record
+ * allocated on first use.
+ *
+ * Restarting a coroutine in place needs its function and arguments. The function is always in
+ * `_n`. The arguments cost nothing extra: a coroutine spawned without any says so in a flag bit;
+ * otherwise they wait in `_v` until its first step (the value a fresh generator's first `next()`
+ * ignores), and are copied to the extra record only if a monitor is added before then
+ * (lib/supervise/monitor.ts).
  *
  * @module
  */
-import { DeadlockError, NotInCoroError, TerminatedError, TimeoutError, CoroExit } from './errors.js';
+import { DeadlockError, NotInCoroError, TerminatedError, TimeoutError, CoroExit, type HotSwap } from './errors.js';
+import type { Notice } from './notice.js';
 import { PENDING, Suspend, running, type Op } from './op.js';
 import { WaitQueue } from './waitqueue.js';
 import { defaultScheduler, type Scheduler } from './scheduler.js';
-import { deliverLocal, type Mailbox } from '../msg/mailbox.js';
+import { deliverLocal, mailboxEnded, mailboxRestarted, type Mailbox } from '../msg/mailbox.js';
+import {
+  addMonitor,
+  monitorOp,
+  notifyMonitors,
+  restartCoro,
+  type Monitorable,
+  type MonitorStatus,
+  type MonitorTarget,
+} from '../supervise/monitor.js';
+import { requestSwap, swapIn } from '../supervise/hotswap.js';
+import { remoteLocate, type LocateOptions } from '../remote/locate-hook.js';
+import type { RemoteCoro } from '../remote/refs.js';
 
 /** @internal State bits (the low two bits of `Coro._f`). */
 export const S_READY = 0;
@@ -33,6 +52,18 @@ export const F_FAILED = 64;
 export const F_TERMINATED = 128;
 /** @internal An error waits in `_x.pendingThrow` for the next suspension point. */
 export const F_PENDING_THROW = 256;
+// 512 is F_HOLDING (op.ts)
+/**
+ * @internal Created (or restarted, or swapped) and not stepped yet: `_v` holds its arguments, or
+ * undefined. The scheduler clears it at the first step.
+ */
+export const F_FRESH = 1024;
+/** @internal Its function was called with no arguments (so a restart needs none kept). */
+export const F_NOARGS = 2048;
+/** @internal Ended, and may still be restarted in place: a notice of its end is being handled. */
+export const F_RESTARTABLE = 4096;
+/** @internal Marked swappable by `hotSwappable(true)`. */
+export const F_SWAPPABLE = 8192;
 
 /**
  * A generator function a coroutine runs; its `this` is the Coro.
@@ -54,6 +85,16 @@ export interface CoroExtra {
   reject?: (e: unknown) => void;
   registered?: string;
   pendingThrow?: unknown;
+  /** Whom to tell when it ends (lib/supervise/monitor.ts). */
+  monitors?: MonitorTarget[];
+  /** The arguments of its function, kept for a restart once it is monitored. */
+  args?: readonly unknown[];
+  /** The notice of its last end, while it may be restarted. */
+  status?: MonitorStatus;
+  /** Notices it took during its current turn (F_HOLDING). */
+  held?: Notice[];
+  /** A hot swap asked for and not done yet. */
+  swap?: HotSwap;
 }
 
 let nextId = 1;
@@ -101,8 +142,8 @@ export class Coro<R = unknown> {
   _v: unknown;
   /** @internal Wait sequence: bumped at every wake, so stale wakers (timers, queues) are ignored. */
   _q: number;
-  /** @internal The generator function (for the default name) or the name given. */
-  _n: string | CoroFn<R, any>;
+  /** @internal The generator function: for the default name, and for restarts. */
+  _n: CoroFn<R, any>;
   /** @internal Optional state. */
   _x: CoroExtra | undefined;
 
@@ -118,16 +159,18 @@ export class Coro<R = unknown> {
     if (typeof fn !== 'function') throw new TypeError('a coroutine needs a generator function');
     this._s = s;
     this.id = nextId++;
-    this._f = S_READY;
+    this._f = S_READY | F_FRESH | F_NOARGS;
     this._v = undefined;
     this._q = 0;
     this._n = fn;
     this._x = undefined;
-    const g = fn.apply(this, args);
-    if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
-      throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
+    if (args.length !== 0) {
+      // Kept until the first step, for a monitor added before then (module description). Only
+      // on this path does the rest array escape, so without arguments V8 need not allocate it.
+      this._f = S_READY | F_FRESH;
+      this._v = args;
     }
-    this._g = g;
+    this._g = checkGenerator(fn.apply(this, args), fn);
     s._adopt(this as Coro<unknown>);
   }
 
@@ -143,11 +186,10 @@ export class Coro<R = unknown> {
 
   /** The coroutine's name: the one given, else its generator function's name, else `'coro'`. */
   get name(): string {
-    const n = this._n;
-    return typeof n === 'string' ? n : n.name || 'coro';
+    return this._x?.name ?? (this._n.name || 'coro');
   }
   set name(v: string) {
-    this._n = String(v);
+    this._extra().name = String(v);
   }
 
   /** True until the generator has returned or thrown. */
@@ -175,8 +217,9 @@ export class Coro<R = unknown> {
 
   /**
    * Puts `msg` in the coroutine's mailbox; never blocks. A message to a coroutine that has ended
-   * is dropped (as in Erlang). If the coroutine is waiting in a `receive` that accepts the
-   * message, it gets the message directly.
+   * is dropped (as in Erlang), unless the coroutine may still be restarted in place
+   * ({@link restart}): then it waits for the next run. If the coroutine is waiting in a
+   * `receive` that accepts the message, it gets the message directly.
    *
    * @example
    * ```ts
@@ -189,7 +232,8 @@ export class Coro<R = unknown> {
 
   /**
    * Sends `msg` and tells how many recipients got it: 1 for a live local coroutine (queued in its
-   * mailbox), 0 for an ended one. The timeout is for recipients that must acknowledge (remote
+   * mailbox) or an ended one that may still be restarted (kept for its next run), 0 for another
+   * ended one. The timeout is for recipients that must acknowledge (remote
    * coroutines, a later issue); a local one answers at once.
    *
    * @example
@@ -235,7 +279,7 @@ export class Coro<R = unknown> {
     if (st === S_DONE) return false;
     if (st === S_RUNNING) throw err;
     if (st === S_READY) {
-      if (this._q === 0) {
+      if ((this._f & F_FRESH) !== 0) {
         // Not started yet: the error ends it where it would start.
         this._v = err;
         this._f |= F_THROW;
@@ -268,6 +312,82 @@ export class Coro<R = unknown> {
    */
   terminate(): boolean {
     return this.throw(new CoroExit());
+  }
+
+  /**
+   * Makes this coroutine a monitor of `target`: each time `target` ends (normally, with an
+   * error, or terminated) this coroutine receives a {@link MonitorStatus} message, and may restart
+   * it. Returns false if it was watching already. A target that has already ended is reported at
+   * once. It is an operation because watching a remote coroutine (the peers layer) takes a round
+   * trip; a local one answers at once.
+   *
+   * @example
+   * ```ts
+   * const worker = spawn(work, 'job-1');
+   * yield* self().monitor(worker);
+   * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus);
+   * if (st.kind === 'error') worker.restart();
+   * ```
+   */
+  monitor(target: Monitorable): Op<boolean> {
+    return monitorOp(this as Coro<unknown>, target);
+  }
+
+  /**
+   * Tells `monitor` (a coroutine, a channel, or anything with `send(msg)` and `isAlive`) with a
+   * {@link MonitorStatus} message each time this coroutine ends; `target.notify(m)` is
+   * `m.monitor(target)` said from the other side, callable from anywhere. Returns false if
+   * `monitor` was told already or has ended. Add monitors before the coroutine first runs to
+   * keep its arguments for {@link restart}.
+   *
+   * @example
+   * ```ts
+   * const worker = spawn(work, 'job-1');
+   * worker.notify(supervisor);
+   * ```
+   */
+  notify(monitor: MonitorTarget): boolean {
+    return addMonitor(this as Coro<unknown>, monitor);
+  }
+
+  /**
+   * Restarts in place a coroutine that has ended: the same Coro (id, monitors, and mailbox with
+   * its queued messages) runs its function again from the start, with the same arguments; with
+   * `delay`, the new run starts after `delay` ms. A coroutine can be restarted from its end until
+   * each of its monitors has handled the {@link MonitorStatus}: a monitor decides in the turn it
+   * receives it (before it next suspends), or holds it ({@link MonitorStatus.hold}). After that
+   * the coroutine is released.
+   *
+   * Throws {@link CoroStateError}: `ERR_ALIVE` while it runs, `ERR_RELEASED` once released,
+   * `ERR_NO_ARGS` if it was spawned with arguments and first monitored after it had started (its
+   * arguments were not kept; `hotSwap(fn, ...args)` restarts it with arguments given).
+   *
+   * @example
+   * ```ts
+   * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus);
+   * if (st.kind !== 'normal') st.coro.restart({ delay: 100 });
+   * ```
+   */
+  restart(options: { delay?: number } = {}): this {
+    restartCoro(this as Coro<unknown>, undefined, undefined, options.delay ?? 0);
+    return this;
+  }
+
+  /**
+   * Replaces the coroutine's function with `fn(...args)`, keeping its id and mailbox. A running
+   * coroutine is offered a {@link HotSwap} error at its next suspension point once it has
+   * declared itself swappable ({@link hotSwappable}); letting the error through accepts the
+   * swap, catching it refuses it. On a coroutine that has ended and can still be restarted, it
+   * restarts it with the new function. Throws {@link CoroStateError} (`ERR_RELEASED`) on one
+   * that has been released.
+   *
+   * @example
+   * ```ts
+   * server.hotSwap(serverV2, config);
+   * ```
+   */
+  hotSwap<A extends unknown[]>(fn: CoroFn<unknown, A>, ...args: A): void {
+    requestSwap(this as Coro<unknown>, fn as CoroFn<unknown, any>, args);
   }
 
   /**
@@ -340,13 +460,94 @@ export class Coro<R = unknown> {
    * const logger = Coro.locate('logger');
    * ```
    */
-  static locate(name: string): Coro | undefined {
+  static locate(name: string): Coro | undefined;
+  /**
+   * With options, an operation that looks among peers too: on the peer at `location` only, or
+   * on this scheduler and then every peer online (the first to answer), for up to `timeout` ms.
+   * Gives the local coroutine or a {@link RemoteCoro} proxy, or undefined.
+   *
+   * @example
+   * ```ts
+   * const logger = yield* Coro.locate('logger', { location: '10.0.0.2:9705', timeout: 2000 });
+   * ```
+   */
+  static locate(name: string, options: LocateOptions): Op<Coro | RemoteCoro | undefined>;
+  static locate(name: string, options?: LocateOptions): Coro | undefined | Op<Coro | RemoteCoro | undefined> {
+    if (options !== undefined) return remoteLocate(0, name, options) as Op<Coro | RemoteCoro | undefined>;
     const s = running?._s ?? defaultScheduler();
     return s.locate(name);
   }
 
   toString(): string {
     return `Coro(${this.name}/${this.id})`;
+  }
+
+  /**
+   * @internal The scheduler ended a coroutine that has an extra record: wakes the waiters,
+   * settles the promise, tells the monitors, and releases what the coroutine holds unless a
+   * monitor may restart it. Returns whether a monitor was told (a failure is then not reported to
+   * onError).
+   */
+  _ended(): boolean {
+    const x = this._x!;
+    x.pendingThrow = undefined;
+    if (x.swap !== undefined) x.swap = undefined;
+    if (x.registered !== undefined) this.unregister();
+    const failed = this._outcomeIsError();
+    const outcome = failed ? this._outcomeError() : this._v;
+    if (x.joiners !== undefined) x.joiners.wakeAll(outcome, failed);
+    if (x.resolve !== undefined) {
+      if (failed) x.reject!(outcome);
+      else x.resolve(outcome);
+      x.resolve = x.reject = undefined;
+    }
+    if (x.mbox !== undefined) mailboxEnded(x.mbox);
+    if (x.monitors === undefined) {
+      this._release();
+      return false;
+    }
+    return notifyMonitors(this as Coro<unknown>);
+  }
+
+  /**
+   * @internal Drops what an ended coroutine kept for a restart: its mailbox, monitors, arguments
+   * and the notice of its end. Its result stays for `value()` and `finish()`.
+   */
+  _release(): void {
+    this._f &= ~F_RESTARTABLE;
+    const x = this._x;
+    if (x === undefined) return;
+    // Only the fields that are there: assigning the others would add properties to the record.
+    if (x.mbox !== undefined) x.mbox = undefined;
+    if (x.joiners !== undefined) x.joiners = undefined;
+    if (x.held !== undefined) x.held = undefined;
+    if (x.monitors !== undefined) x.monitors = x.args = x.status = undefined;
+  }
+
+  /**
+   * @internal A new run (restart, hot swap): `fn(...call)` becomes the generator; `args` are what
+   * a later restart passes again. A function that does not return a generator makes the run fail
+   * at its first step, as an error its monitors hear of.
+   */
+  _load(fn: CoroFn<R, any>, args: readonly unknown[], call: readonly unknown[]): void {
+    let g: Generator<unknown, R, unknown>;
+    try {
+      g = checkGenerator(fn.apply(this, call as unknown[]), fn);
+    } catch (err) {
+      g = failWith(err) as Generator<unknown, R, unknown>;
+    }
+    this._g = g;
+    this._n = fn;
+    this._v = args.length === 0 ? undefined : args;
+    this._f = (this._f & (F_DAEMON | F_PENDING_THROW)) | S_READY | F_FRESH | (args.length === 0 ? F_NOARGS : 0);
+    this._q = (this._q + 1) | 0;
+    const x = this._x;
+    if (x !== undefined && x.monitors !== undefined) x.args = args;
+  }
+
+  /** @internal A HotSwap left the generator: true if it was this coroutine's swap (now done). */
+  _swapIn(err: HotSwap): boolean {
+    return swapIn(this as Coro<unknown>, err);
   }
 
   /** @internal */
@@ -358,6 +559,17 @@ export class Coro<R = unknown> {
   _outcomeError(): unknown {
     return (this._f & F_TERMINATED) !== 0 ? new TerminatedError(String(this), this._v) : this._v;
   }
+}
+
+function* failWith(err: unknown): Generator<never, never, unknown> {
+  throw err;
+}
+
+function checkGenerator<R>(g: Generator<unknown, R, unknown>, fn: CoroFn<R, any>): Generator<unknown, R, unknown> {
+  if (g === null || typeof g !== 'object' || typeof g.next !== 'function' || typeof g.throw !== 'function') {
+    throw new TypeError(`${fn.name || 'a coroutine function'} did not return a generator: use function*`);
+  }
+  return g;
 }
 
 /** @internal */
@@ -465,8 +677,9 @@ class DeliverOp extends Suspend<number> {
     super();
   }
   _start(): unknown {
-    if (!this.to.isAlive) return 0;
-    deliverLocal(this.to, this.msg);
+    const to = this.to;
+    if ((to._f & (3 | F_RESTARTABLE)) === S_DONE) return 0;
+    deliverLocal(to, this.msg);
     return 1;
   }
 }

@@ -5,6 +5,7 @@
  * @module
  */
 import { native } from '../native/binding.js';
+import type { Coro, CoroFn } from './coro.js';
 
 /** Base class of every error asyncoro throws on purpose. */
 export class AsyncoroError extends Error {
@@ -204,5 +205,56 @@ export class WouldBlock extends AsyncoroError {
 export class CoroStateError extends AsyncoroError {
   constructor(message: string, code = 'ERR_CORO_STATE') {
     super(message, code);
+  }
+}
+
+/**
+ * Offered to a hot-swappable coroutine by `coro.hotSwap(fn, ...args)`, thrown in at its next
+ * suspension point. Letting it propagate out of the generator accepts the swap: the generator is
+ * replaced by `fn(...args)`, the coroutine keeps its id and mailbox and its monitors hear
+ * nothing. Catching it refuses the swap and the coroutine goes on. Before rethrowing, the old
+ * code may hand its state over ({@link HotSwap.handOver}), the way OTP's `code_change` does.
+ *
+ * @example
+ * ```ts
+ * function* counter(count = 0) {
+ *   hotSwappable(true);
+ *   try {
+ *     for (;;) { yield* receive(); count++ }
+ *   } catch (e) {
+ *     if (e instanceof HotSwap) throw e.handOver(count); // the new function gets count as its last argument
+ *     throw e;
+ *   }
+ * }
+ * ```
+ */
+export class HotSwap extends AsyncoroError {
+  /** The coroutine being swapped. */
+  readonly coro: Coro;
+  /** The function that replaces the generator. */
+  readonly fn: CoroFn<unknown, any>;
+  /** Its arguments. */
+  readonly args: readonly unknown[];
+  /** @internal Whether {@link handOver} was called, and with what. */
+  _handed = false;
+  _state: unknown = undefined;
+  /** @internal Thrown in already (a refused swap is not offered again). */
+  _offered = false;
+
+  constructor(coro: Coro, fn: CoroFn<unknown, any>, args: readonly unknown[]) {
+    super(`hot swap of ${String(coro)} to ${fn.name || 'a new function'}`, 'ERR_HOT_SWAP');
+    this.coro = coro;
+    this.fn = fn;
+    this.args = args;
+  }
+
+  /**
+   * Hands `state` to the new function, which receives it as one more argument after the ones
+   * given to `hotSwap`. Returns this error, to rethrow.
+   */
+  handOver(state: unknown): this {
+    this._handed = true;
+    this._state = state;
+    return this;
   }
 }

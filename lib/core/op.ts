@@ -36,12 +36,34 @@ export const PENDING: unique symbol = Symbol('asyncoro.pending');
 /** @internal Flag bit of `Coro._f`: the coroutine is between the two halves of a `yield*` on a Suspend. */
 export const F_YIELDED = 8;
 
+/**
+ * @internal Flag bit of `Coro._f`: the coroutine took notices during its current turn (listed in
+ * `Coro._x.held`), given back when the turn ends.
+ */
+export const F_HOLDING = 512;
+
 /** @internal The coroutine whose generator is executing right now, or null. */
 export let running: Coro<unknown> | null = null;
 
-/** @internal */
+/**
+ * @internal Every change of the running coroutine goes through here, so this is where a turn
+ * ends: a coroutine that stops running (it suspends, yields, or ends: the scheduler sets null)
+ * gives back the notices it took during the turn. A monitor that received a `MonitorStatus` has
+ * decided by then whether to restart the coroutine; if nobody did, the coroutine is released. (A
+ * coroutine that runs another scheduler's `run()` is not at the end of its turn when that
+ * scheduler's coroutines start running, hence the null.)
+ */
 export function setRunning(c: Coro<unknown> | null): void {
+  const was = running;
   running = c;
+  if (c === null && was !== null && (was._f & F_HOLDING) !== 0) endTurn(was);
+}
+
+function endTurn(c: Coro<unknown>): void {
+  c._f &= ~F_HOLDING;
+  const held = c._x!.held!;
+  for (let i = 0; i < held.length; i++) held[i]!._settle();
+  held.length = 0;
 }
 
 // Two shared iterator results: `yield*` reads `done` and `value` at once and never keeps the

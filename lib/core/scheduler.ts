@@ -25,6 +25,7 @@ import {
   Coro,
   F_DAEMON,
   F_FAILED,
+  F_FRESH,
   F_PENDING_THROW,
   F_TERMINATED,
   F_THROW,
@@ -37,7 +38,7 @@ import {
   spawnOn,
   type CoroFn,
 } from './coro.js';
-import { CoroExit, CoroStateError, DeadlockError, TimeoutError, check } from './errors.js';
+import { CoroExit, CoroStateError, DeadlockError, HotSwap, TimeoutError, check } from './errors.js';
 import { PENDING, Suspend, setRunning, running, type Op } from './op.js';
 import { EV, backends, openPoller, resolvePoller, type BackendDescription, type BackendName, type PollerMode } from './poller.js';
 import { ReadinessDriver, type IoDriver } from './driver.js';
@@ -496,7 +497,7 @@ export class Scheduler {
   private step(c: Coro<unknown>): void {
     const g = c._g;
     if (g === null) return;
-    c._f = (c._f & ~3) | S_RUNNING;
+    c._f = (c._f & ~(3 | F_FRESH)) | S_RUNNING;
     setRunning(c);
     for (let budget = IMMEDIATE_BUDGET; ; ) {
       let r: IteratorResult<unknown, unknown>;
@@ -595,6 +596,11 @@ export class Scheduler {
 
   private end(c: Coro<unknown>, value: unknown, isError: boolean): void {
     setRunning(null);
+    // A hot swap the coroutine let through gives it a new generator instead of an end.
+    if (isError && value instanceof HotSwap && c._swapIn(value)) {
+      this.ready.push(c);
+      return;
+    }
     let f = (c._f & ~(3 | F_THROW | F_PENDING_THROW)) | S_DONE;
     if (isError) f |= value instanceof CoroExit ? F_TERMINATED : F_FAILED;
     c._f = f;
@@ -603,20 +609,14 @@ export class Scheduler {
     c._q = (c._q + 1) | 0;
     this.alive--;
     if ((f & F_DAEMON) === 0 && --this.aliveNonDaemon === 0) this.refsChanged();
-    if ((f & F_FAILED) !== 0) this.report(value, c);
-    const x = c._x;
-    if (x === undefined) return;
-    x.pendingThrow = undefined;
-    if (x.mbox !== undefined) x.mbox.clear();
-    if (x.registered !== undefined) c.unregister();
-    const failed = (f & (F_FAILED | F_TERMINATED)) !== 0;
-    const outcome = failed ? c._outcomeError() : value;
-    if (x.joiners !== undefined) x.joiners.wakeAll(outcome, failed);
-    if (x.resolve !== undefined) {
-      if (failed) x.reject!(outcome);
-      else x.resolve(outcome);
-      x.resolve = x.reject = undefined;
+    // Waiters, the promise and monitors (coro.ts); a failure a monitor was told of is not reported.
+    let told = false;
+    try {
+      told = c._x !== undefined && c._ended();
+    } catch (err) {
+      this.report(err, c);
     }
+    if ((f & F_FAILED) !== 0 && !told) this.report(value, c);
   }
 
   private report(err: unknown, c: Coro<unknown> | null): void {

@@ -13,6 +13,9 @@ import { checkTimeout, type Coro } from '../core/coro.js';
 import { AsyncoroError, NotInCoroError, TimeoutError } from '../core/errors.js';
 import { PENDING, Suspend, running } from '../core/op.js';
 import { WaitQueue } from '../core/waitqueue.js';
+import type { Op } from '../core/op.js';
+import { remoteLocate, type LocateOptions } from '../remote/locate-hook.js';
+import type { RemoteChannel } from '../remote/refs.js';
 
 /** What can subscribe to a channel: a coroutine, another channel, or a proxy of a remote one. */
 export interface Subscriber {
@@ -81,6 +84,8 @@ export class Channel implements Subscriber {
   readonly name: string;
   private readonly transform: ((msg: unknown, channel: Channel) => unknown) | undefined;
   private subs: Subscriber[] = [];
+  /** Broadcasts in progress: (un)subscribing meanwhile copies the list instead of changing it. */
+  private sending = 0;
   private closed = false;
   private sent = 0;
   private dropped = 0;
@@ -97,7 +102,14 @@ export class Channel implements Subscriber {
   }
 
   /** The registered channel with this name on this thread, or undefined. */
-  static locate(name: string): Channel | undefined {
+  static locate(name: string): Channel | undefined;
+  /**
+   * With options, an operation that looks among peers too (see `Coro.locate`): the local channel
+   * or a {@link RemoteChannel} proxy, or undefined.
+   */
+  static locate(name: string, options: LocateOptions): Op<Channel | RemoteChannel | undefined>;
+  static locate(name: string, options?: LocateOptions): Channel | undefined | Op<Channel | RemoteChannel | undefined> {
+    if (options !== undefined) return remoteLocate(1, name, options) as Op<Channel | RemoteChannel | undefined>;
     return registry.get(name);
   }
 
@@ -137,6 +149,7 @@ export class Channel implements Subscriber {
     if (sub instanceof Channel && (sub === this || sub.reaches(this))) {
       throw new AsyncoroError(`subscribing channel '${sub.name}' to '${this.name}' would make a cycle`, 'ERR_CHANNEL_CYCLE');
     }
+    if (this.sending > 0) this.subs = this.subs.slice();
     this.subs.push(sub);
     // Wake every deliver waiting for subscribers; each checks its own count again.
     this._waiters.wakeAll(undefined);
@@ -147,6 +160,7 @@ export class Channel implements Subscriber {
   unsubscribe(sub: Coro | Channel | Subscriber): boolean {
     const i = this.subs.indexOf(sub);
     if (i < 0) return false;
+    if (this.sending > 0) this.subs = this.subs.slice();
     this.subs.splice(i, 1);
     return true;
   }
@@ -180,14 +194,21 @@ export class Channel implements Subscriber {
       return 0;
     }
     this._live();
-    // A subscriber may (un)subscribe others while receiving: broadcast to the list as it was.
+    // A subscriber may (un)subscribe while receiving (a channel's transform, a receive
+    // predicate, a proxy's send run code): the broadcast goes to the list as it was, and changes
+    // made meanwhile go to a copy.
     const subs = this.subs;
     let n = 0;
-    for (let i = 0; i < subs.length; i++) {
-      const s = subs[i]!;
-      if (!s.isAlive) continue;
-      s.send(out);
-      n++;
+    this.sending++;
+    try {
+      for (let i = 0; i < subs.length; i++) {
+        const s = subs[i]!;
+        if (!s.isAlive) continue;
+        s.send(out);
+        n++;
+      }
+    } finally {
+      this.sending--;
     }
     this.sent++;
     return n;

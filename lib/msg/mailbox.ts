@@ -4,11 +4,16 @@
  * (Erlang's selective receive), leaving the others in order. A message sent to a coroutine that is
  * waiting for it is handed over directly, without touching the mailbox.
  *
+ * Notices (a `MonitorStatus`) are counted as they pass (see lib/core/notice.ts): a copy queued in
+ * a live coroutine's mailbox holds the notice, and so does a coroutine that took it, until its
+ * turn ends.
+ *
  * @module
  */
-import { S_DONE, S_SUSPENDED, checkTimeout, type Coro } from '../core/coro.js';
+import { F_RESTARTABLE, S_DONE, S_SUSPENDED, checkTimeout, type Coro } from '../core/coro.js';
 import { NotInCoroError } from '../core/errors.js';
-import { PENDING, Suspend, running, type Op } from '../core/op.js';
+import { Notice } from '../core/notice.js';
+import { F_HOLDING, PENDING, Suspend, running, type Op } from '../core/op.js';
 import { Ring } from '../core/ring.js';
 
 /** @internal A coroutine's queued messages. */
@@ -28,9 +33,9 @@ export class ReceiveOp<M> extends Suspend<M> {
     const box = c._x?.mbox;
     if (box !== undefined && box.length > 0) {
       const accept = this.accept;
-      if (accept === undefined) return box.shift();
+      if (accept === undefined) return taken(c, box.shift());
       for (let i = 0; i < box.length; i++) {
-        if (accept(box.at(i))) return box.removeAt(i);
+        if (accept(box.at(i))) return taken(c, box.removeAt(i));
       }
     }
     if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
@@ -47,38 +52,81 @@ const RECEIVE_ANY = new ReceiveOp<unknown>(undefined, undefined, undefined);
 /**
  * @internal Queues `msg` for `to`, or hands it over if `to` waits in a receive that accepts it.
  * A predicate that throws makes the receiver's `receive` throw that error (the message stays
- * queued).
+ * queued). A coroutine that has ended is sent nothing, unless it may still be restarted: then the
+ * message waits for its next run.
  */
 export function deliverLocal(to: Coro<unknown>, msg: unknown): void {
   const f = to._f & 3;
-  if (f === S_DONE) return;
+  if (f === S_DONE) {
+    // Its mailbox does not hold a notice: a coroutine that has ended cannot act on it.
+    if ((to._f & F_RESTARTABLE) !== 0) queue(to, msg);
+    return;
+  }
+  const notice = msg instanceof Notice;
+  if (notice) msg._hold();
   if (f === S_SUSPENDED) {
     const op = to._v;
     if (op === RECEIVE_ANY) {
-      to._s._wakeNow(to, msg, false);
+      handOver(to, msg, notice);
       return;
     }
     if (op instanceof ReceiveOp) {
       const accept = op.accept;
       if (accept === undefined) {
-        to._s._wakeNow(to, msg, false);
+        handOver(to, msg, notice);
         return;
       }
       let ok: boolean;
       try {
         ok = accept(msg);
       } catch (err) {
-        (to._extra().mbox ??= new Ring<unknown>(4)).push(msg);
+        queue(to, msg);
         to._s._wakeNow(to, err, true);
         return;
       }
       if (ok) {
-        to._s._wakeNow(to, msg, false);
+        handOver(to, msg, notice);
         return;
       }
     }
   }
+  queue(to, msg);
+}
+
+function queue(to: Coro<unknown>, msg: unknown): void {
   (to._extra().mbox ??= new Ring<unknown>(4)).push(msg);
+}
+
+function handOver(to: Coro<unknown>, msg: unknown, notice: boolean): void {
+  if (notice) took(to, msg as Notice);
+  to._s._wakeNow(to, msg, false);
+}
+
+/** A message leaves `c`'s mailbox for `c`: a notice is now held by `c`'s turn (the same hold). */
+function taken(c: Coro<unknown>, msg: unknown): unknown {
+  if (msg instanceof Notice) took(c, msg);
+  return msg;
+}
+
+function took(c: Coro<unknown>, n: Notice): void {
+  (c._extra().held ??= []).push(n);
+  c._f |= F_HOLDING;
+}
+
+/** @internal The mailbox's owner has ended: it no longer holds the notices queued there. */
+export function mailboxEnded(box: Mailbox): void {
+  for (let i = 0; i < box.length; i++) {
+    const m = box.at(i);
+    if (m instanceof Notice) m._settle();
+  }
+}
+
+/** @internal The mailbox's owner was restarted: it holds the notices queued there again. */
+export function mailboxRestarted(box: Mailbox): void {
+  for (let i = 0; i < box.length; i++) {
+    const m = box.at(i);
+    if (m instanceof Notice) m._hold();
+  }
 }
 
 /**

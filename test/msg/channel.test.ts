@@ -165,6 +165,26 @@ describe('msg/channel', () => {
     expect(v).to.equal(true);
   });
 
+  it('a subscriber that (un)subscribes during a broadcast changes the next broadcast, not this one', () => {
+    const ch = new Channel('changing');
+    const got: string[] = [];
+    const late = { isAlive: true, send: (m: unknown) => got.push(`late ${String(m)}`) };
+    const fickle = {
+      isAlive: true,
+      send(m: unknown) {
+        got.push(`fickle ${String(m)}`);
+        ch.unsubscribe(fickle);
+        ch.subscribe(late);
+      },
+    };
+    const steady = { isAlive: true, send: (m: unknown) => got.push(`steady ${String(m)}`) };
+    ch.subscribe(fickle);
+    ch.subscribe(steady);
+    expect(ch.send(1)).to.equal(2);
+    expect(ch.send(2)).to.equal(2);
+    expect(got).to.deep.equal(['fickle 1', 'steady 1', 'steady 2', 'late 2']);
+  });
+
   it('broadcasts to 1,000 subscribers without losing a message', async () => {
     const ch = new Channel('wide');
     const subs = Array.from({ length: 1000 }, () => collector(10));

@@ -1,0 +1,129 @@
+/**
+ * joinNetwork in one process: options checked at the call, one network per scheduler, the TLS
+ * seam, operations without a network, and the frame decoder against random bytes.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Coro, self } from '../../lib/core/coro.js';
+import { CoroStateError } from '../../lib/core/errors.js';
+import { Channel } from '../../lib/msg/channel.js';
+import { joinNetwork, networkOf, peerStatus, type NetworkOptions } from '../../lib/remote/network.js';
+import { decodeFrame, isBadFrame } from '../../lib/remote/codec.js';
+import { NoNetworkError, TlsUnavailableError } from '../../lib/remote/errors.js';
+import { sendFile } from '../../lib/remote/files.js';
+import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
+
+function joinError(options: NetworkOptions): Promise<unknown> {
+  const { sched } = makeScheduler();
+  return runCoro(sched, function* () {
+    try {
+      const net = yield* joinNetwork(options);
+      net.closeNow();
+      return null;
+    } catch (e) {
+      return e;
+    }
+  });
+}
+
+describe('remote/network', () => {
+  afterEach(() => closeSchedulers());
+
+  it('checks its options at the call', async () => {
+    expect(await joinError({ discover: false })).to.be.instanceOf(TypeError);
+    expect(await joinError({ secret: '', discover: false })).to.be.instanceOf(TypeError);
+    expect(await joinError({ secret: 's', tcpPort: 70000, discover: false })).to.be.instanceOf(RangeError);
+    expect(await joinError({ secret: 's', heartbeat: -1, discover: false })).to.be.instanceOf(RangeError);
+    expect(await joinError({ secret: 's', peers: ['no-port'], discover: false })).to.be.instanceOf(TypeError);
+    expect(await joinError({ secret: 's', discover: { broadcast: 'x' } })).to.be.instanceOf(TypeError);
+    expect(await joinError({ secret: 's', maxFrameSize: 10, discover: false })).to.be.instanceOf(RangeError);
+  });
+
+  it('tls is refused with TlsUnavailableError until the TLS layer installs its upgrade', async () => {
+    const e = await joinError({ secret: 's', tls: { cert: 'x' }, discover: false });
+    expect(e).to.be.instanceOf(TlsUnavailableError);
+    expect((e as TlsUnavailableError).code).to.equal('ERR_TLS_UNAVAILABLE');
+  });
+
+  it('one network per scheduler; networkOf finds it; close lets the scheduler join again', async () => {
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      const net = yield* joinNetwork({ secret: 's', discover: false, log: () => {} });
+      let again: unknown;
+      try {
+        yield* joinNetwork({ secret: 's', discover: false });
+      } catch (e) {
+        again = e;
+      }
+      const found = networkOf() === net;
+      yield* net.close();
+      const gone = networkOf() === undefined;
+      const second = yield* joinNetwork({ secret: 's', discover: false, log: () => {} });
+      second.closeNow();
+      return { again, found, gone, port: net.port, incarnations: [net.incarnation, second.incarnation] };
+    });
+    expect(r.again).to.be.instanceOf(CoroStateError);
+    expect((r.again as CoroStateError).code).to.equal('ERR_JOINED');
+    expect(r.found).to.equal(true);
+    expect(r.gone).to.equal(true);
+    expect(r.port).to.be.greaterThan(0);
+    expect(r.incarnations[0]).to.match(/^[0-9a-f]{16}$/);
+    expect(r.incarnations[0]).to.not.equal(r.incarnations[1]);
+  });
+
+  it('without a network: peerStatus and sendFile throw NoNetworkError; locate finds local things only', async () => {
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      const errs: unknown[] = [];
+      try {
+        peerStatus(self());
+      } catch (e) {
+        errs.push(e);
+      }
+      try {
+        yield* sendFile('127.0.0.1:1', '/etc/hostname');
+      } catch (e) {
+        errs.push(e);
+      }
+      self().register('here');
+      const ch = new Channel('here-too').register();
+      const local = yield* Coro.locate('here', { timeout: 10 });
+      const localCh = yield* Channel.locate('here-too', {});
+      const none = yield* Coro.locate('nowhere', {});
+      try {
+        yield* Coro.locate('x', { location: '127.0.0.1:1' });
+      } catch (e) {
+        errs.push(e);
+      }
+      ch.close();
+      return { errs, local: local === self(), localCh: localCh === ch, none };
+    });
+    expect(r.errs.map((e) => (e as NoNetworkError).code)).to.deep.equal(['ERR_NO_NETWORK', 'ERR_NO_NETWORK', 'ERR_NO_NETWORK']);
+    expect(r.local).to.equal(true);
+    expect(r.localCh).to.equal(true);
+    expect(r.none).to.equal(undefined);
+  });
+
+  it('the frame decoder turns any bytes into a frame array or a refusal, never anything else', async () => {
+    const { sched } = makeScheduler();
+    await runCoro(sched, function* () {
+      const net = yield* joinNetwork({ secret: 's', discover: false, log: () => {} });
+      try {
+        fc.assert(
+          fc.property(fc.uint8Array({ maxLength: 200 }), (u) => {
+            const b = Buffer.from(u);
+            try {
+              const v = decodeFrame(net, b, 0, b.length);
+              return Array.isArray(v) && typeof v[0] === 'number';
+            } catch (e) {
+              return e instanceof Error || isBadFrame(e);
+            }
+          }),
+          { numRuns: 5000 },
+        );
+      } finally {
+        net.closeNow();
+      }
+    });
+  });
+});

@@ -1,0 +1,293 @@
+/**
+ * Peers in real processes on loopback: discovery, messages with their types, deliver, locate,
+ * RCI, channels, relaying, a peer killed in the middle of a stream.
+ */
+import { expect } from 'chai';
+import { Coro, self, sleep, spawn } from '../../lib/core/coro.js';
+import { receive } from '../../lib/msg/mailbox.js';
+import { Channel } from '../../lib/msg/channel.js';
+import { joinNetwork, PeerStatus, peerStatus, type Network, type NetworkOptions } from '../../lib/remote/network.js';
+import { RemoteChannel, RemoteCoro } from '../../lib/remote/refs.js';
+import { RCI } from '../../lib/remote/rci.js';
+import { PeerLostError, RemoteError, SendQueueFullError } from '../../lib/remote/errors.js';
+import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
+import { freeUdpPort, startPeer, stopPeers, type PeerProcess } from '../helpers/peers.js';
+
+const SECRET = 'peers-test-secret';
+
+/** Joins a network in this process for the duration of `body`. */
+function withNetwork<R>(options: NetworkOptions, body: (net: Network) => Generator<unknown, R, unknown>): Promise<R> {
+  const { sched } = makeScheduler();
+  return runCoro(sched, function* () {
+    const net = yield* joinNetwork({ secret: SECRET, log: () => {}, ...options });
+    try {
+      return yield* body(net);
+    } finally {
+      net.closeNow();
+    }
+  });
+}
+
+function* waitStatus(status: 'online' | 'offline', timeout = 10000): Generator<unknown, PeerStatus, unknown> {
+  const st = yield* receive((m): m is PeerStatus => m instanceof PeerStatus && m.status === status, timeout, null);
+  if (st === null) throw new Error(`no ${status} notice within ${timeout} ms`);
+  return st;
+}
+
+describe('remote/peers (processes on loopback)', function () {
+  this.timeout(60000);
+  afterEach(async () => {
+    closeSchedulers();
+    await stopPeers();
+  });
+
+  it('discovers a peer by UDP broadcast and exchanges messages that keep Date, Map, Set, Buffer, typed arrays and bigint', async () => {
+    const udpPort = freeUdpPort();
+    const b = await startPeer({ name: 'b', secret: SECRET, udpPort, heartbeat: 1000 });
+    const got = await withNetwork({ name: 'a', udpPort, heartbeat: 1000 }, function* () {
+      peerStatus(self());
+      const st = yield* waitStatus('online');
+      const echo = yield* Coro.locate('echo', { timeout: 5000 });
+      expect(echo).to.be.instanceOf(RemoteCoro);
+      const value = {
+        when: new Date(1700000000123),
+        map: new Map<unknown, unknown>([[1, 'one'], ['two', { n: 2 }]]),
+        set: new Set(['x', 3]),
+        buf: Buffer.from('bytes'),
+        f64: new Float64Array([1.5, -2]),
+        i32: new Int32Array([7, -7]),
+        big: 2n ** 70n,
+        small: -5n,
+        nested: [null, true, 'text', { deep: [1, 2, 3] }],
+      };
+      echo!.send([self(), value]);
+      const back = (yield* receive<unknown>(5000, 'timeout')) as [string, typeof value];
+      return { st, back, value };
+    });
+    expect(got.st.name).to.equal('b');
+    expect(got.st.location).to.equal(`127.0.0.1:${b.port}`);
+    expect(got.back[0]).to.equal('echo');
+    expect(got.back[1]).to.deep.equal(got.value);
+    expect(got.back[1].map).to.be.instanceOf(Map);
+    expect(got.back[1].set).to.be.instanceOf(Set);
+    expect(got.back[1].when).to.be.instanceOf(Date);
+    expect(Buffer.isBuffer(got.back[1].buf)).to.equal(true);
+    expect(got.back[1].f64).to.be.instanceOf(Float64Array);
+    expect(typeof got.back[1].big).to.equal('bigint');
+  });
+
+  it('relays: two nodes that only know a hub are introduced to each other', async () => {
+    const hub = await startPeer({ name: 'hub', secret: SECRET, discover: false });
+    const c = await startPeer({ name: 'c', secret: SECRET, discover: false, peers: [`127.0.0.1:${hub.port}`] });
+    const names = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${hub.port}`] }, function* () {
+      peerStatus(self());
+      const seen = new Set<string>();
+      while (seen.size < 2) seen.add((yield* waitStatus('online')).name);
+      // A message straight to c, over the connection the relay made.
+      const echo = (yield* Coro.locate('echo', { location: 'c', timeout: 5000 })) as RemoteCoro;
+      echo.send([self(), 'direct']);
+      expect(yield* receive(5000, 'timeout')).to.deep.equal(['echo', 'direct']);
+      return [...seen].sort();
+    });
+    expect(names).to.deep.equal(['c', 'hub']);
+    await c.waitFor(/^status a online$/);
+  });
+
+  it('a peer killed with SIGKILL mid-stream: offline notice, pending operations fail with PeerLostError, sends are dropped', async () => {
+    const b = await startPeer({ name: 'b', secret: SECRET, discover: false, killAfter: 5000, heartbeat: 1000 });
+    const r = await withNetwork({ name: 'a', discover: false, heartbeat: 1000, peers: [`127.0.0.1:${b.port}`] }, function* () {
+      peerStatus(self());
+      yield* waitStatus('online');
+      const loc = `127.0.0.1:${b.port}`;
+      const sink = (yield* Coro.locate('sink', { location: loc, timeout: 5000 })) as RemoteCoro;
+      const forever = yield* RCI.locate('forever', { location: loc, timeout: 5000 });
+      const lc = yield* forever.call();
+      // A finish() pending on the peer when it dies.
+      const waiter = spawn(function* () {
+        try {
+          yield* lc.finish();
+          return 'finished';
+        } catch (e) {
+          return e;
+        }
+      });
+      let sent = 0;
+      while (sink.isAlive && sent < 100000) {
+        sink.send(sent++);
+        if (sent % 500 === 0) yield* sink.drain(5000);
+      }
+      const st = yield* waitStatus('offline');
+      let deliverErr: unknown;
+      try {
+        yield* sink.deliver('after', 1000);
+      } catch (e) {
+        deliverErr = e;
+      }
+      sink.send('dropped');
+      return { st, pending: yield* waiter.finish(5000), deliverErr, alive: sink.isAlive, sent };
+    });
+    const exit = await b.exited;
+    expect(exit.signal).to.equal('SIGKILL');
+    expect(r.st.name).to.equal('b');
+    expect(r.pending).to.be.instanceOf(PeerLostError);
+    expect(r.deliverErr).to.be.instanceOf(PeerLostError);
+    expect(r.alive).to.equal(false);
+    expect(r.sent).to.be.greaterThan(5000);
+  });
+
+  it('a peer that shuts down (SIGTERM) is offline at once, and one restarted on the same port is a new incarnation', async () => {
+    const b = await startPeer({ name: 'b', secret: SECRET, discover: false, heartbeat: 30000 });
+    const port = b.port;
+    const r = await withNetwork({ name: 'a', discover: false, heartbeat: 30000, peers: [`127.0.0.1:${port}`] }, function* () {
+      peerStatus(self());
+      const on = yield* waitStatus('online');
+      const old = (yield* Coro.locate('echo', { location: `127.0.0.1:${port}`, timeout: 5000 })) as RemoteCoro;
+      const t0 = Date.now();
+      void b.stop();
+      const off = yield* waitStatus('offline', 5000);
+      const offMs = Date.now() - t0;
+      yield* sleep(200);
+      yield startPeer({ name: 'b', secret: SECRET, discover: false, tcpPort: port });
+      const again = yield* waitStatus('online', 15000);
+      const fresh = (yield* Coro.locate('echo', { location: `127.0.0.1:${port}`, timeout: 5000 })) as RemoteCoro;
+      return { on, off, offMs, again, oldAlive: old.isAlive, freshAlive: fresh.isAlive };
+    });
+    expect(r.off.incarnation).to.equal(r.on.incarnation);
+    // Well under the 90 s that heartbeats would take: the peer said goodbye.
+    expect(r.offMs).to.be.lessThan(5000);
+    expect(r.again.incarnation).to.not.equal(r.on.incarnation);
+    expect(r.oldAlive).to.equal(false);
+    expect(r.freshAlive).to.equal(true);
+  });
+
+  describe('with one peer process', () => {
+    let b: PeerProcess;
+    before(async () => {
+      b = await startPeer({ name: 'b', secret: SECRET, discover: false }, [], true);
+    });
+    after(async () => {
+      await b.stop();
+    });
+
+    it('deliver is acknowledged by the peer; messages to one coroutine keep their order', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        const acks: number[] = [];
+        for (let i = 0; i < 3; i++) acks.push(yield* echo.deliver([self(), i], 5000));
+        for (let i = 3; i < 2000; i++) echo.send([self(), i]);
+        const order: number[] = [];
+        for (let i = 0; i < 2000; i++) order.push(((yield* receive(5000, ['timeout', -1])) as [string, number])[1]);
+        return { acks, order };
+      });
+      expect(r.acks).to.deep.equal([1, 1, 1]);
+      expect(r.order).to.deep.equal(Array.from({ length: 2000 }, (_, i) => i));
+    });
+
+    it('locates registered coroutines, channels and RCIs on a peer, and finds nothing for unknown names', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const loc = `127.0.0.1:${b.port}`;
+        const echo = yield* Coro.locate('echo', { location: loc, timeout: 5000 });
+        const none = yield* Coro.locate('no-such', { location: loc, timeout: 5000 });
+        const news = yield* Channel.locate('news', { location: 'b', timeout: 5000 });
+        const rci = yield* RCI.locate('square', { location: loc, timeout: 5000 });
+        let missing: unknown;
+        try {
+          yield* RCI.locate('no-such-rci', { location: loc, timeout: 5000 });
+        } catch (e) {
+          missing = e;
+        }
+        return { echo, none, news, rci, missing };
+      });
+      expect(r.echo).to.be.instanceOf(RemoteCoro);
+      expect((r.echo as RemoteCoro).name).to.equal('echo');
+      expect(r.none).to.equal(undefined);
+      expect(r.news).to.be.instanceOf(RemoteChannel);
+      expect(r.rci.location).to.equal(`127.0.0.1:${b.port}`);
+      expect((r.missing as { code: string }).code).to.equal('ERR_NOT_FOUND');
+    });
+
+    it('RCI: runs a registered function on the peer, returns its proxy, brings errors back with message and stack', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const square = yield* RCI.locate<[number], number>('square', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const rc = yield* square.call(12);
+        const value = yield* rc.finish(5000);
+        const fail = yield* RCI.locate<[string]>('fail', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const fc = yield* fail.call('bad input 42');
+        let err: unknown;
+        try {
+          yield* fc.finish(5000);
+        } catch (e) {
+          err = e;
+        }
+        // Terminating a remote coroutine: its finish() says it was terminated.
+        const forever = yield* RCI.locate('forever', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const lc = yield* forever.call();
+        expect(lc.terminate()).to.equal(true);
+        let term: unknown;
+        try {
+          yield* lc.finish(5000);
+        } catch (e) {
+          term = e;
+        }
+        return { rc, value, err, term };
+      });
+      expect(r.rc).to.be.instanceOf(RemoteCoro);
+      expect(r.rc.name).to.equal('square');
+      expect(r.value).to.equal(144);
+      expect(r.err).to.be.instanceOf(RemoteError);
+      const e = r.err as RemoteError;
+      expect(e.message).to.equal('bad input 42');
+      expect(e.remoteName).to.equal('RangeError');
+      expect(e.remoteStack).to.match(/RangeError: bad input 42\n\s+at .*fail/);
+      expect((r.term as RemoteError).remoteName).to.equal('TerminatedError');
+    });
+
+    it('channels: a local coroutine subscribes to a remote channel; a remote coroutine subscribes to a local one', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const news = (yield* Channel.locate('news', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteChannel;
+        expect(yield* news.subscribe(self(), 5000)).to.equal(true);
+        expect(yield* news.subscribe(self(), 5000)).to.equal(false);
+        news.send('hello subscribers');
+        const first = yield* receive(5000, 'timeout');
+        const n = yield* news.deliver('second', { n: 1, timeout: 5000 });
+        const second = yield* receive(5000, 'timeout');
+        expect(yield* news.unsubscribe(self(), 5000)).to.equal(true);
+        // The other way: the peer's echo coroutine subscribes to a channel here.
+        const local = new Channel('local-news');
+        const echo = (yield* Coro.locate('echo', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        expect(local.subscribe(echo)).to.equal(true);
+        local.send([self(), 'via a local channel']);
+        const echoed = yield* receive(5000, 'timeout');
+        local.close();
+        return { first, n, second, echoed };
+      });
+      expect(r.first).to.equal('hello subscribers');
+      expect(r.n).to.equal(1);
+      expect(r.second).to.equal('second');
+      expect(r.echoed).to.deep.equal(['echo', 'via a local channel']);
+    });
+
+    it('send throws SendQueueFullError when the queue to a peer is full; drain() waits for room', async () => {
+      const r = await withNetwork({ name: 'a', discover: false, maxQueueBytes: 256 * 1024, peers: [`127.0.0.1:${b.port}`] }, function* () {
+        const sink = (yield* Coro.locate('sink', { location: `127.0.0.1:${b.port}`, timeout: 5000 })) as RemoteCoro;
+        const chunk = Buffer.alloc(16 * 1024, 1);
+        let full: unknown;
+        let sent = 0;
+        try {
+          for (;;) {
+            sink.send(chunk);
+            sent++;
+          }
+        } catch (e) {
+          full = e;
+        }
+        yield* sink.drain(5000);
+        sink.send(chunk);
+        return { full, sent, n: yield* sink.deliver('last', 5000) };
+      });
+      expect(r.full).to.be.instanceOf(SendQueueFullError);
+      expect(r.sent).to.be.within(10, 20);
+      expect(r.n).to.equal(1);
+    });
+  });
+});
