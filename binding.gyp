@@ -12,6 +12,7 @@
         "native/iocp.cc",
         "native/js_poller.cc",
         "native/js_ring.cc",
+        "native/process.cc",
         "native/sockets.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],

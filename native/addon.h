@@ -19,6 +19,7 @@ void InitPoller(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitRing(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitErrors(Napi::Env env, Napi::Object exports);
+void InitProcess(Napi::Env env, Napi::Object exports);
 
 // Reads an int32 argument; returns false (and leaves *out alone) when it is not a number.
 inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int32_t* out) {

@@ -318,6 +318,13 @@ export interface NativeBinding {
   close(fd: number): number;
   /** A close-on-exec duplicate of `fd`. */
   dup(fd: number): number;
+  /** A pidfd for child `pid`, readable once it has exited: fd, or -errno (`-ENOSYS` where there is none). */
+  pidfdOpen(pid: number): number;
+  /**
+   * A child's exit status without reaping it: 0 while it runs, `256 + code` once it exited,
+   * `512 + signal number` once a signal ended it, or -errno (`-ECHILD`: not a child, or reaped).
+   */
+  exitStatus(pid: number): number;
   readonly sockets: SocketConstants;
   /**
    * Encodes a numeric address into `out` (`ADDR_BYTES` long) once, for bind/connect/sendto:
