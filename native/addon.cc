@@ -11,6 +11,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitSockets(env, exports);
   InitErrors(env, exports);
   InitTls(env, exports, data);
+  InitProcess(env, exports);
   return exports;
 }
 
