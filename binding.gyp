@@ -14,8 +14,8 @@
         "native/js_ring.cc",
         "native/process.cc",
         "native/sockets.cc",
-        # TLS on the OpenSSL the running Node exports (every OS: on Windows through node.lib);
-        # the addon links none of its own.
+        # TLS on the OpenSSL the running Node exports (every OS; on Windows through node.exe's
+        # delay-loaded exports, as N-API); the addon links none of its own.
         "native/tls.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],

@@ -6,8 +6,9 @@
 // (timeouts, waits, typed errors) stays in lib/io/tls.ts.
 //
 // Some facts about using the OpenSSL of the running Node:
-// - Node's binary contains OpenSSL and exports its symbols (Linux, macOS and, through node.lib,
-//   Windows); that is how addons are meant to use it. The addon links no OpenSSL of its own: it
+// - Node's binary contains OpenSSL and exports its symbols (Linux, macOS and Windows, where
+//   scripts/build-win32.sh links them, with N-API's, through a delay-import library made from
+//   node.exe's export table); that is how addons are meant to use it. The addon links no OpenSSL of its own: it
 //   compiles against the headers shipped with Node (include/node/openssl) and its references
 //   resolve against the process when the addon is loaded.
 // - Off Windows every OpenSSL function the addon calls is declared weak (the table below). A
