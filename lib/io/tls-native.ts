@@ -24,7 +24,7 @@ import { native } from '../native/binding.js';
 import type { NativeTlsConn, NativeTlsContext } from '../native/types.js';
 import { Event } from '../sync/event.js';
 import { SocketClosedError } from './errors.js';
-import type { AsyncSocket } from './socket.js';
+import { SendTimeoutError, type AsyncSocket } from './socket.js';
 import { Deadline, tlsFailure, verifyName, type EngineSetup, type TlsEngine, type TlsState } from './tls-engine.js';
 
 const T = native.tls;
@@ -70,6 +70,12 @@ export class NativeEngine implements TlsEngine {
   private readNeeds = WANT_READ;
   /** A read produced output (an alert, a key update's answer) that nobody has sent yet. */
   private readProduced = false;
+  /**
+   * The last read finished a record (it returned less than asked) and no ciphertext is left: the
+   * next read can only want more, so it is not made (OpenSSL reads one record at a time from
+   * the input buffer, so it holds nothing beyond the record it returns from).
+   */
+  private drained = false;
   /** A coroutine is sending from the output buffer. */
   private flushing = false;
   /** Bytes sent from the output buffer so far, ever: flush() waits for a count, not a position. */
@@ -133,7 +139,7 @@ export class NativeEngine implements TlsEngine {
    * Runs one socket call on the buffers. One that ends by an error may have been cancelled with
    * the kernel still at work on the buffer: those buffers then never go back to `spare`.
    */
-  private *io(op: Op<number>): Generator<unknown, number, unknown> {
+  private *io<T>(op: Op<T>): Generator<unknown, T, unknown> {
     this.busy++;
     try {
       const n = yield* op;
@@ -164,6 +170,7 @@ export class NativeEngine implements TlsEngine {
     if (this.closed) throw new SocketClosedError(dl.what);
     if (n === 0) st[T.EOF] = 1;
     else st[IN_END] = st[IN_END]! + n;
+    this.drained = false;
   }
 
   /**
@@ -186,11 +193,21 @@ export class NativeEngine implements TlsEngine {
       try {
         while (st[OUT_END]! > st[OUT_START]!) {
           const start = st[OUT_START]!;
+          const end = st[OUT_END]!;
           // [start, end) is not empty, so the addon will not move the positions meanwhile (it
-          // restarts at 0 only once the buffer is empty); it may append after end.
-          const n = yield* this.io(this.sock.send(this.outBuf.subarray(start, st[OUT_END]), dl.opts()));
-          st[OUT_START] = start + n;
-          this.flushed += n;
+          // restarts at 0 only once the buffer is empty); it may append after end. sendall
+          // writes at once, and needs no generator when the kernel takes it all.
+          try {
+            yield* this.io(this.sock.sendall(this.outBuf.subarray(start, end), dl.opts()));
+          } catch (e) {
+            if (e instanceof SendTimeoutError) {
+              st[OUT_START] = start + e.bytesSent;
+              this.flushed += e.bytesSent;
+            }
+            throw e;
+          }
+          st[OUT_START] = end;
+          this.flushed += end - start;
         }
       } finally {
         this.flushing = false;
@@ -283,11 +300,19 @@ export class NativeEngine implements TlsEngine {
   }
 
   tryRead(buf: Uint8Array, off: number, len: number): number {
+    if (this.drained) {
+      this.readNeeds = WANT_READ;
+      return -1;
+    }
     const queued = this.pending();
     const r = this.conn.read(buf, off, len);
     // Only the read itself can have added output here (this is one synchronous step).
     if (this.pending() > queued) this.readProduced = true;
-    if (r >= 0) return r;
+    if (r > 0) {
+      this.drained = r < len && this.st[IN_START] === this.st[IN_END];
+      return r;
+    }
+    if (r === 0) return 0;
     if (r === WANT_READ || r === WANT_WRITE) {
       this.readNeeds = r;
       return -1;
