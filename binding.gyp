@@ -13,7 +13,10 @@
         "native/js_poller.cc",
         "native/js_ring.cc",
         "native/process.cc",
-        "native/sockets.cc"
+        "native/sockets.cc",
+        # TLS on the OpenSSL the running Node exports (every OS; on Windows through node.exe's
+        # delay-loaded exports, as N-API); the addon links none of its own.
+        "native/tls.cc"
       ],
       "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fvisibility=hidden"],
       "conditions": [

@@ -55,6 +55,16 @@ export type {
   UnixSocketOptions,
 } from './io/socket.js';
 export { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './io/errors.js';
+export { TlsSocket, SecureContext, createSecureContext, startTls, tlsEngine } from './io/tls.js';
+export type { SecureContextOptions, TlsEngineName, TlsOptions, TlsVersion } from './io/tls.js';
+export {
+  TlsError,
+  CertificateError,
+  HostnameMismatchError,
+  TlsProtocolError,
+  TlsHandshakeTimeoutError,
+  TlsUnavailableError,
+} from './io/errors.js';
 export type { DecodedAddress } from './native/types.js';
 export { Channel, ChannelClosedError } from './msg/channel.js';
 export type { ChannelOptions, Subscriber } from './msg/channel.js';
@@ -69,7 +79,7 @@ export { RemoteCoro, RemoteChannel } from './remote/refs.js';
 export { RCI } from './remote/rci.js';
 export { sendFile, delFile } from './remote/files.js';
 export type { SendFileOptions } from './remote/files.js';
-export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, TlsUnavailableError, FileRefusedError } from './remote/errors.js';
+export { PeerLostError, RemoteError, SendQueueFullError, NoNetworkError, FileRefusedError } from './remote/errors.js';
 export { AsyncFile, AsyncPipe } from './io/pipe.js';
 export type { Communicated, ExitStatus, FileOpOptions, PipeSpawnOptions, StdioOption } from './io/pipe.js';
 export { FileClosedError } from './io/errors.js';

@@ -13,12 +13,14 @@ namespace asyncoro {
 struct AddonData {
   Napi::FunctionReference poller_ctor;
   Napi::FunctionReference ring_ctor;
+  Napi::FunctionReference tls_context_ctor;
 };
 
 void InitPoller(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitRing(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitErrors(Napi::Env env, Napi::Object exports);
+void InitTls(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitProcess(Napi::Env env, Napi::Object exports);
 
 // Reads an int32 argument; returns false (and leaves *out alone) when it is not a number.

@@ -726,6 +726,7 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   set("SO_ERROR", SO_ERROR);
   set("SO_BROADCAST", SO_BROADCAST);
   set("SO_TYPE", SO_TYPE);
+  set("SO_ACCEPTCONN", SO_ACCEPTCONN);
   set("IPPROTO_TCP", IPPROTO_TCP);
   set("TCP_NODELAY", TCP_NODELAY);
 #if defined(TCP_KEEPIDLE)

@@ -1,7 +1,8 @@
 /**
  * The example programs run as a newcomer would run them, in child processes: the demos behind
  * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, the
- * supervised worker tree, and the UDP ping. They must keep working as the library changes.
+ * supervised worker tree, the UDP ping, and the TLS echo. They must keep working as the library
+ * changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -56,6 +57,13 @@ describe('examples', function () {
       expect(sock.out).to.contain('connections served     1,000').and.contain('20,000, 1.0 MB echoed, every byte checked');
     });
   }
+
+  it('tls-echo: mutual TLS echo with client certificates', async () => {
+    const run = await start('tls-echo.ts').done;
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out).to.match(/20 clients x 20 messages over TLSv1\.3 \((native|node) engine\), every echo checked/);
+    expect(run.out).to.contain('client certificates seen: CN=asyncoro test client');
+  });
 
   it('peers-demo: worker processes discover each other, run jobs, hear a broadcast, and one is killed', async () => {
     const run = await start('peers-demo.ts').done;

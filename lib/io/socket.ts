@@ -21,6 +21,7 @@ import type { Scheduler } from '../core/scheduler.js';
 import { IO_ACCEPT, IO_CONNECT, IO_RECV, IO_RECVFROM, IO_SEND, IO_SENDTO, type IoOwner } from '../core/driver.js';
 import { CoroStateError, NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
+import { startTls, type TlsOptions, type TlsSocket } from './tls.js';
 
 const K = native.sockets;
 const EAGAIN = native.errno['EAGAIN']!;
@@ -932,6 +933,24 @@ export class AsyncSocket implements IoOwner {
       yield* this.wait(this.wop, 'sendto');
       this.afterWait(this.wop, 'sendto');
     }
+  }
+
+  // ---- TLS ----
+
+  /**
+   * Upgrades this socket to TLS (lib/io/tls.ts). Connected: runs the handshake (as the client, or
+   * the server with `isServer`) and returns the TLS socket. Listening: returns a TLS listener
+   * whose `accept()` completes each handshake. The TLS socket owns this one from then on.
+   *
+   * @example
+   * ```ts
+   * yield* sock.connect({ host: 'localhost', port: 8443 });
+   * const tls = yield* sock.startTls({ servername: 'localhost', ca: readFileSync('ca.pem') });
+   * yield* tls.sendall('hello');
+   * ```
+   */
+  *startTls(options?: TlsOptions): Generator<unknown, TlsSocket, unknown> {
+    return yield* startTls(this, options);
   }
 
   // ---- ending ----

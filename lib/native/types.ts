@@ -272,6 +272,8 @@ export interface SocketConstants {
   readonly SO_ERROR: number;
   readonly SO_BROADCAST: number;
   readonly SO_TYPE: number;
+  /** 1 for a listening socket, else 0. */
+  readonly SO_ACCEPTCONN: number;
   readonly IPPROTO_TCP: number;
   readonly TCP_NODELAY: number;
   readonly TCP_KEEPIDLE?: number;
@@ -285,6 +287,129 @@ export interface SocketConstants {
 export type DecodedAddress =
   | { readonly family: 4 | 6; readonly host: string; readonly port: number }
   | { readonly family: 'unix'; readonly path: string };
+
+/** Why a TLS call failed, captured from OpenSSL's error queue at the failure. */
+export interface NativeTlsFailure {
+  /** OpenSSL's reason text: `'certificate verify failed'`, `'wrong version number'`, ... */
+  readonly reason: string;
+  /** OpenSSL's library text: `'SSL routines'`, `'PEM routines'`, ... (empty if unknown). */
+  readonly library: string;
+  /** The packed OpenSSL error code, 0 when the queue was empty. */
+  readonly code: number;
+  /** The certificate verification result (`X509_V_OK`, 0, unless verification was the cause). */
+  readonly verify: number;
+  readonly verifyMessage: string;
+}
+
+/**
+ * An OpenSSL context (`SSL_CTX`): certificates, trust, protocol bounds and ciphers, for clients
+ * and servers alike (what differs per connection is set on the connection). The configuration calls return 0 (or a count) on success, -EINVAL for bad arguments, or
+ * {@link NativeTlsConstants.ERROR} with the reason in `error()`.
+ */
+export interface NativeTlsContext {
+  /** Own certificate, then its chain, from PEM text. */
+  setCert(pem: Uint8Array): number;
+  /** Private key from PEM text (decrypted with `passphrase`); must match the certificate. */
+  setKey(pem: Uint8Array, passphrase?: string): number;
+  /** Trusts each certificate of the PEM text (a server also lists them to clients): the count. */
+  addCA(pem: Uint8Array): number;
+  /** Verifies with `other`'s trusted certificates (a shared store). */
+  shareStore(other: NativeTlsContext): number;
+  /** `TLS1_2_VERSION`/`TLS1_3_VERSION` bounds (max 0: none). */
+  setProtocols(min: number, max: number): number;
+  /** OpenSSL cipher list for TLS 1.2 and suites for TLS 1.3 (`''` keeps the default). */
+  setCiphers(list: string, suites: string): number;
+  /** The last failure of a configuration call. */
+  error(): NativeTlsFailure;
+}
+
+/**
+ * One TLS connection as a memory engine over two buffers JavaScript owns: ciphertext to decrypt
+ * sits in `in[IN_START, IN_END)`, ciphertext to send is appended to `out` at `OUT_END` and sent
+ * from `OUT_START`; the positions live in the state `Int32Array`. Set `state[EOF]` once the
+ * transport has ended. Results below zero are the `WANT_*`, `HELLO` and `ERROR` constants.
+ */
+export interface NativeTlsConn {
+  /** Client: verify the server against `name` (an IP literal when `isIp`); send it as SNI if `sni`. */
+  setHost(name: string, isIp: boolean, sni: boolean): number;
+  /** One of the `VERIFY_*` modes (default: `VERIFY_PEER` for a client, `VERIFY_NONE` for a server). */
+  setVerify(mode: number): number;
+  /** ALPN protocols in wire format: offered (client) or chosen from, in this order (server). */
+  setAlpn(wire: Uint8Array, server: boolean): number;
+  /** Server: the handshake pauses at the ClientHello (`HELLO`) until `setContext()`. */
+  setHelloPause(): number;
+  /** Client: offer a saved session; 1 if it was usable, 0 if not (a full handshake follows). */
+  setSession(der: Uint8Array): number;
+  /** Server, during a `HELLO` pause: go on with this context (or the current one if undefined). */
+  setContext(ctx?: NativeTlsContext): number;
+  /** 1 when done, or `WANT_READ`/`WANT_WRITE`/`HELLO`/`ERROR`. */
+  handshake(): number;
+  /** Plaintext into `buf[off, off + len)`: bytes, 0 at the end of the stream, or `WANT_*`/`ERROR`. */
+  read(buf: Uint8Array, off: number, len: number): number;
+  /** Encrypts from `buf[off, off + len)`: bytes taken (a record at most), or `WANT_WRITE`/`ERROR`. */
+  write(buf: Uint8Array, off: number, len: number): number;
+  /** Queues close_notify: 0, or `WANT_WRITE`/`ERROR`. */
+  shutdown(): number;
+  /** What the handshake settled. */
+  info(): NativeTlsInfo | null;
+  /** The peer's certificate in DER, or null. */
+  peerCertificate(): Buffer | null;
+  /** The session in DER if it can be resumed, else null. */
+  session(): Buffer | null;
+  /** During a `HELLO` pause: the server name the client asked for, or `''`. */
+  helloName(): string;
+  /** Why the last call returned `ERROR`. */
+  error(): NativeTlsFailure;
+  /** Frees the OpenSSL objects now (idempotent; the garbage collector would later). */
+  free(): void;
+}
+
+/** What {@link NativeTlsConn.info} reports after the handshake. */
+export interface NativeTlsInfo {
+  readonly protocol: string;
+  readonly cipher: string | null;
+  readonly alpn: string | null;
+  readonly servername: string | null;
+  readonly reused: boolean;
+  readonly peerCertificate: boolean;
+  readonly verify: number;
+  readonly verifyMessage: string;
+}
+
+/** The TLS part of the addon (`native/tls.cc`). */
+export interface NativeTls {
+  /** `new Context()`; throws when `openssl.available` is false. */
+  readonly Context: new () => NativeTlsContext;
+  /** `new Conn(ctx, server, inBuf, outBuf, state)`: a server or a client connection. */
+  readonly Conn: new (ctx: NativeTlsContext, server: boolean, inBuf: Uint8Array, outBuf: Uint8Array, state: Int32Array) => NativeTlsConn;
+  /** The OpenSSL of this process: whether the addon can use it, and its version. */
+  readonly openssl: {
+    readonly available: boolean;
+    readonly version: string | null;
+    readonly versionNumber: number | null;
+    /** The version of the headers the addon was compiled with. */
+    readonly headerVersion: string;
+  };
+  readonly WANT_READ: number;
+  readonly WANT_WRITE: number;
+  readonly ERROR: number;
+  readonly HELLO: number;
+  readonly IN_START: number;
+  readonly IN_END: number;
+  readonly OUT_START: number;
+  readonly OUT_END: number;
+  readonly EOF: number;
+  readonly STATE_LENGTH: number;
+  readonly VERIFY_NONE: number;
+  readonly VERIFY_PEER: number;
+  readonly VERIFY_REQUIRE: number;
+  readonly VERIFY_REQUEST: number;
+  readonly TLS1_2_VERSION: number;
+  readonly TLS1_3_VERSION: number;
+  readonly X509_V_OK: number;
+  /** Certificate verification results by number, named as Node names them (`'CERT_HAS_EXPIRED'`). */
+  readonly verifyNames: Readonly<Record<number, string>>;
+}
 
 /** The whole native surface. */
 export interface NativeBinding {
@@ -359,4 +484,6 @@ export interface NativeBinding {
   errnoName(code: number): string;
   /** The C library's message for an errno (either sign). */
   strerror(code: number): string;
+  /** TLS on the OpenSSL of the running Node. */
+  readonly tls: NativeTls;
 }

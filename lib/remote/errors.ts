@@ -86,14 +86,10 @@ export class NoNetworkError extends AsyncoroError {
 }
 
 /**
- * `tls` was asked for in the network options, but TLS sockets are not available in this build.
- * `code` is `'ERR_TLS_UNAVAILABLE'`.
+ * `tls` was asked for in the network options, but TLS for peer connections is not available: the
+ * one TLS error class of lib/io (`code` `'ERR_TLS_UNAVAILABLE'`).
  */
-export class TlsUnavailableError extends AsyncoroError {
-  constructor() {
-    super('tls: TLS for peer connections is not available in this build (AsyncSocket.startTls is missing)', 'ERR_TLS_UNAVAILABLE');
-  }
-}
+export { TlsUnavailableError } from '../io/errors.js';
 
 /**
  * A peer (the receiving side of `sendFile`/`delFile`) refused a file operation: a name or

@@ -301,7 +301,9 @@ export function* joinNetwork(options: NetworkOptions): Generator<unknown, Networ
   const c = running;
   if (c === null) throw new CoroStateError('joinNetwork must run in a coroutine', 'ERR_NOT_IN_CORO');
   const o = resolveOptions(options);
-  if (o.tls !== undefined && tlsUpgrade === undefined) throw new TlsUnavailableError();
+  if (o.tls !== undefined && tlsUpgrade === undefined) {
+    throw new TlsUnavailableError('tls: TLS for peer connections is not wired to the network yet (setPeerTlsUpgrade)');
+  }
   const sched = c._s;
   if (networkOf(sched) !== undefined) throw new CoroStateError('this scheduler has joined a network already', 'ERR_JOINED');
   const bindHost = o.host === '0.0.0.0' ? '0.0.0.0' : yield* resolveHost(o.host);

@@ -23,6 +23,7 @@
         "../../../native/poller_select.cc",
         "../../../native/process.cc",
         "../../../native/sockets.cc",
+        "../../../native/tls.cc",
         "../../../native/uring.cc",
         "devpoll.cc",
         "kqueue.cc",
