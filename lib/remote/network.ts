@@ -944,10 +944,6 @@ export class Network implements RefResolver {
         check(m instanceof RemoteCoro || m instanceof RemoteChannel, 'a monitor');
         const hooks = remoteMonitorHooks();
         const c = this.coros.get(id);
-        if (hooks === undefined) {
-          p.fail(req, new AsyncoroError(`the monitors layer is not loaded at ${this.location}`, 'ERR_MONITOR_UNAVAILABLE'));
-          return;
-        }
         if (c === undefined) {
           p.post([F.STATUS, id, 'error', errorToWire(new CoroStateError(`no coroutine ${id} at ${this.location}`, 'ERR_UNKNOWN_CORO')), m]);
           p.reply(req, true);
@@ -979,12 +975,11 @@ export class Network implements RefResolver {
           if (i >= 0) list.splice(i, 1);
           if (list.length === 0) p.monitored.delete(id);
         }
-        const hooks = remoteMonitorHooks();
-        if (hooks === undefined || !m.isAlive) return;
         const proxy = p.proxy(id, 'coro');
         proxy._dead = true;
+        if (!m.isAlive) return;
         try {
-          m.send(hooks.status(proxy, kind, kind === 'normal' ? v : wireToError(p.location, v)));
+          m.send(remoteMonitorHooks().status(proxy, kind, kind === 'normal' ? v : wireToError(p.location, v)));
         } catch (e) {
           this.options.log(`monitor ${String(m)} failed: ${(e as Error).message}`);
         }
