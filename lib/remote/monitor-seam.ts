@@ -9,7 +9,10 @@
  *   relay, which takes it apart with {@link RemoteMonitorHooks.unpack} and sends
  *   `[STATUS, id, kind, valueOrError, monitorRef]` back;
  * - this side makes the `MonitorStatus` again with {@link RemoteMonitorHooks.status} (its `coro`
- *   is the proxy) and sends it to the monitor;
+ *   is the proxy), marks the proxy ended, and sends the status to the monitor;
+ * - if a monitor on the coroutine's node restarts it in place, the relay (still a monitor) sends
+ *   `[RESTARTED, id, monitorRef]`: the proxy is alive again and the monitor keeps watching, as
+ *   local monitors stay across restarts;
  * - when a peer is lost (its connection fails and does not come back, it is killed, it shuts
  *   down), every monitor of a coroutine there receives `status(proxy, 'error', PeerLostError)`.
  *
@@ -62,13 +65,11 @@ export function* monitorRemote(remote: RemoteCoro, monitor: MonitorTarget): Gene
   }
   const h = remoteMonitorHooks();
   if (!monitor.isAlive) return false;
-  if (!remote.isAlive) {
-    // Ended, or its peer is offline: the monitor hears of it at once, as for a local coroutine
-    // that has ended.
-    const why = remote._peer.reachable
-      ? new AsyncoroError(`${String(remote)} has ended`, 'ERR_NOT_ALIVE')
-      : new PeerLostError(String(remote), remote.location);
-    monitor.send(h.status(remote, 'error', why));
+  if (!remote._peer.reachable) {
+    // Its peer is offline: the monitor hears of it at once, as of a local coroutine that ended.
+    // (One known to have ended is asked about all the same: its peer still knows how it ended
+    // for a while, or that it may be restarted, and answers with that.)
+    monitor.send(h.status(remote, 'error', new PeerLostError(String(remote), remote.location)));
     return true;
   }
   if (!remote._peer.watch(remote.id, monitor)) return false;

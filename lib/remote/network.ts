@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { Coro, checkTimeout, sleep, suspend, type CoroFn } from '../core/coro.js';
+import { Coro, F_RESTARTABLE, checkTimeout, sleep, suspend, type CoroFn } from '../core/coro.js';
 import { AsyncoroError, CoroStateError } from '../core/errors.js';
 import { running, type Op } from '../core/op.js';
 import { defaultScheduler, type Scheduler } from '../core/scheduler.js';
@@ -766,7 +766,8 @@ export class Network implements RefResolver {
     }
     for (const [name, ch] of this.channels) if (!ch.isAlive) this.channels.delete(name);
     for (const [id, c] of this.coros) {
-      if (c.isAlive) continue;
+      // One that may still be restarted in place keeps its id: its proxies stay valid.
+      if (c.isAlive || (c._f & F_RESTARTABLE) !== 0) continue;
       // Kept one more round after its end, for a finish() or deliver already on its way.
       if (this.endedSeen.has(id)) {
         this.coros.delete(id);
@@ -823,7 +824,8 @@ export class Network implements RefResolver {
   private localCoro(p: Peer, id: unknown): Coro | undefined {
     check(isId(id), 'a coroutine id');
     const c = this.coros.get(id);
-    if (c !== undefined && c.isAlive) return c;
+    // A coroutine that ended and may be restarted takes messages for its next run, as locally.
+    if (c !== undefined && (c.isAlive || (c._f & F_RESTARTABLE) !== 0)) return c;
     p.post([F.DEAD, id]);
     return undefined;
   }
@@ -949,6 +951,7 @@ export class Network implements RefResolver {
           p.reply(req, true);
           return;
         }
+        const log = this.options.log;
         const relay: MonitorTarget = {
           send(st: unknown): void {
             const [kind, v] = hooks.unpack(st);
@@ -956,6 +959,13 @@ export class Network implements RefResolver {
           },
           get isAlive(): boolean {
             return m.isAlive;
+          },
+          restarted(): void {
+            try {
+              p.post([F.RESTARTED, id, m]);
+            } catch (e) {
+              log(`telling ${String(m)} of the restart of coroutine ${id} failed: ${(e as Error).message}`);
+            }
           },
         };
         try {
@@ -983,6 +993,14 @@ export class Network implements RefResolver {
         } catch (e) {
           this.options.log(`monitor ${String(m)} failed: ${(e as Error).message}`);
         }
+        return;
+      }
+      case F.RESTARTED: {
+        check(f.length === 3 && isId(f[1]), 'RESTARTED');
+        const [, id, m] = f as [number, number, unknown];
+        check(m instanceof Coro || m instanceof Channel || m instanceof RemoteCoro || m instanceof RemoteChannel, 'a monitor');
+        p.proxy(id, 'coro')._dead = false;
+        if (m.isAlive) p.watch(id, m);
         return;
       }
       case F.DEAD:

@@ -48,6 +48,11 @@ import type { RemoteCoro } from '../remote/refs.js';
 export interface MonitorTarget {
   send(msg: unknown): void;
   readonly isAlive: boolean;
+  /**
+   * Optional: told when a coroutine it monitors is restarted in place (after the status of its
+   * end). The peers layer's relay uses it to tell a remote monitor that the coroutine lives again.
+   */
+  restarted?(coro: Coro): void;
 }
 
 /**
@@ -238,6 +243,7 @@ export function restartCoro(c: Coro<unknown>, fn: CoroFn<unknown, any> | undefin
   if (delay > 0) c._g = delayedStart(delay, c._g!);
   if (x.mbox !== undefined) mailboxRestarted(x.mbox);
   c._s._adopt(c);
+  for (const m of x.monitors!) if (m.restarted !== undefined) m.restarted(c as Coro);
 }
 
 // The peers layer's half of monitoring across the network (lib/remote/monitor-seam.ts): a relay

@@ -86,6 +86,43 @@ describe('remote/monitor', function () {
     expect(r.viaChannel.kind).to.equal('normal');
   });
 
+  it('a remote coroutine restarted in place on its peer stays monitored and takes messages again, as a local one would', async () => {
+    const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      const net = yield* joinNetwork({ name: 'a', secret: SECRET, discover: false, log: () => {} });
+      try {
+        const phoenix = yield* RCI.locate('phoenix', { location: `127.0.0.1:${b.port}`, timeout: 5000 });
+        const rc = yield* phoenix.call();
+        expect(yield* self().monitor(rc)).to.equal(true);
+        const seen: { kind: string; error: unknown; value: unknown; sameProxy: boolean; aliveAfter: boolean }[] = [];
+        for (const m of ['crash', 'crash', 'bye']) {
+          rc.send(m);
+          const st = (yield* receive(isStatus, 10000))!;
+          // The peer restarts it in place after an error, and says so: the proxy lives again.
+          if (st.kind === 'error') for (let i = 0; i < 200 && !rc.isAlive; i++) yield* sleep(5);
+          seen.push({ kind: st.kind, error: st.error, value: st.value, sameProxy: st.coro === rc, aliveAfter: rc.isAlive });
+        }
+        // Ended normally, so not restarted: monitoring it again reports that end at once (its
+        // peer still knows it for a few seconds).
+        const again = (yield* self().monitor(rc), (yield* receive(isStatus, 5000))!);
+        return { seen, again, rc };
+      } finally {
+        net.closeNow();
+      }
+    });
+    expect(r.seen.map((s) => [s.kind, s.sameProxy, s.aliveAfter])).to.deep.equal([
+      ['error', true, true],
+      ['error', true, true],
+      ['normal', true, false],
+    ]);
+    expect((r.seen[0]!.error as RemoteError).message).to.equal('crashed');
+    expect(r.seen[2]!.value).to.equal('bye');
+    expect(r.again.coro).to.equal(r.rc);
+    expect(r.again.kind).to.equal('normal');
+    expect(r.again.value).to.equal('bye');
+  });
+
   it('a coroutine on a peer can monitor a local one: the status travels to it as a MonitorStatus', async () => {
     const b = await startPeer({ name: 'b', secret: SECRET, discover: false });
     const { sched } = makeScheduler();
