@@ -46,6 +46,8 @@ const char* ModeName(Mode m) {
 
 Backend* NewBackend(const std::string& name) {
   if (name == "epoll") return NewEpollBackend();
+  if (name == "kqueue") return NewKqueueBackend();
+  if (name == "devpoll") return NewDevpollBackend();
   if (name == "poll") return NewPollBackend();
   if (name == "select") return NewSelectBackend();
   return nullptr;
@@ -257,11 +259,14 @@ JsPoller::JsPoller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<JsPoller>(
   backend_.reset(NewBackend(backend_name_));
   if (!backend_) throw Napi::Error::New(env, "poller backend not built into this binary: " +
                                                  backend_name_);
-  features_ = backend_->features();
-  if (mode_ == Mode::kIntegrated && !(features_ & kFeatPollableFd))
-    throw Napi::Error::New(env, backend_name_ + " has no pollable fd: integrated mode is "
-                                                "not possible, use thread or exclusive");
+  // Features are read after open(): kqueue learns at open whether its fd can be watched.
   int rc = backend_->open();
+  features_ = backend_->features();
+  if (rc == 0 && mode_ == Mode::kIntegrated && !(features_ & kFeatPollableFd)) {
+    Close();
+    throw Napi::Error::New(env, backend_name_ + " has no pollable fd here: integrated mode is "
+                                                "not possible, use thread or exclusive");
+  }
   if (rc == 0) rc = backend_->reserve(capacity_);
   if (rc == 0) rc = wake_.open();
   if (rc == 0) rc = backend_->add(wake_.rd, kEvRead, kTokenWakeup);
@@ -540,7 +545,7 @@ Napi::Value Backends(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array list = Napi::Array::New(env);
   uint32_t i = 0;
-  for (const char* name : {"epoll", "poll", "select"}) {
+  for (const char* name : {"epoll", "kqueue", "devpoll", "poll", "select"}) {
     std::unique_ptr<Backend> b(NewBackend(name));
     if (!b || b->open() != 0) continue;
     Napi::Object o = Napi::Object::New(env);

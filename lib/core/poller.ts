@@ -42,6 +42,12 @@ export interface BackendDescription {
 
 let cached: readonly BackendDescription[] | undefined;
 
+/**
+ * Integrated mode needs a backend fd that Node's own loop can watch (`FEAT_POLLABLE_FD`). epoll's
+ * always can; poll, select and /dev/poll have none; kqueue's can where the kernel reports a nested
+ * kqueue's readiness truly, which the backend tests when it opens (some macOS kernels report it
+ * as always ready). Without it, thread mode comes first, so a default scheduler falls back to it.
+ */
 function describe(info: BackendInfo): BackendDescription {
   const pollable = (info.features & EV.FEAT_POLLABLE_FD) !== 0;
   return {

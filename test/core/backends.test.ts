@@ -6,15 +6,16 @@
 import { expect } from 'chai';
 import { Coro, self, sleep, spawn } from '../../lib/core/coro.js';
 import { CoroExit } from '../../lib/core/errors.js';
-import { EV, backends } from '../../lib/core/poller.js';
+import { EV } from '../../lib/core/poller.js';
 import { waitReadable } from '../../lib/core/scheduler.js';
 import { receive } from '../../lib/msg/mailbox.js';
 import { Lock } from '../../lib/sync/lock.js';
 import { Queue } from '../../lib/sync/queue.js';
 import { closeAll, drain, pipePair, writeByte } from '../helpers/native.js';
+import { testedBackends } from '../helpers/backends.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
-for (const b of backends()) {
+for (const b of testedBackends()) {
   for (const mode of b.modes) {
     describe(`core on ${b.name} (${mode})`, () => {
       let t: TestScheduler;

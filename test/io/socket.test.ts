@@ -9,9 +9,9 @@ import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, sleep } from '../../lib/core/coro.js';
 import { SystemError, TimeoutError } from '../../lib/core/errors.js';
-import { backends } from '../../lib/core/poller.js';
 import { AsyncSocket, SendTimeoutError } from '../../lib/io/socket.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from '../../lib/io/errors.js';
+import { testedBackends } from '../helpers/backends.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -40,7 +40,7 @@ function* pair(host = '127.0.0.1'): Generator<unknown, [AsyncSocket, AsyncSocket
   return [c, s];
 }
 
-for (const b of backends()) {
+for (const b of testedBackends()) {
   for (const mode of b.modes) {
     describe(`io/socket on ${b.name} (${mode})`, function () {
       this.timeout(60000);

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runChild, type ChildResult } from '../helpers/child.js';
 import { native } from '../../lib/native/binding.js';
-import { backends, EV, openPoller } from '../../lib/core/poller.js';
+import { EV, openPoller } from '../../lib/core/poller.js';
+import { onlyBackends, testedBackends } from '../helpers/backends.js';
 import {
   Harness,
   closeAll,
@@ -28,7 +29,8 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const fixture = join(here, '..', 'fixtures', 'poller-child.ts');
 
 /** The readiness backends (io_uring is a completion ring, tested in uring.test.ts). */
-const pollers = () => backends().filter((b) => b.kind === 'readiness');
+const pollers = () => testedBackends().filter((b) => b.kind === 'readiness');
+const only = onlyBackends;
 const tokens = (batch: Triple[]) => batch.map((t) => t.token);
 const forToken = (batch: Triple[], token: number) => batch.filter((t) => t.token === token);
 
@@ -375,7 +377,9 @@ describe('poller: process lifetime, workers, handler errors', function () {
       const native = require(workerData.root + 'node_modules/node-gyp-build')(workerData.root);
       const out = new Int32Array(2);
       const seen = [];
-      for (const b of native.backends()) {
+      const only = workerData.only;
+      const backends = native.backends().filter((b) => !only || only.includes(b.name));
+      for (const b of backends) {
         const ev = new Int32Array(30);
         const p = new native.Poller(b.name, 'exclusive', ev);
         native.pipe(out);
@@ -388,7 +392,7 @@ describe('poller: process lifetime, workers, handler errors', function () {
       }
       // Left open on purpose: the environment's cleanup must close them when the worker ends.
       const keep = [];
-      for (const b of native.backends()) {
+      for (const b of backends) {
         const modes = b.features & native.events.FEAT_POLLABLE_FD ? ['integrated', 'thread'] : ['thread'];
         for (const m of modes) keep.push(new native.Poller(b.name, m, new Int32Array(30), () => {}));
       }
@@ -399,7 +403,7 @@ describe('poller: process lifetime, workers, handler errors', function () {
     `;
     for (let round = 0; round < 4; round++) {
       const unref = round % 2 === 0;
-      const w = new Worker(src, { eval: true, workerData: { root, unref } });
+      const w = new Worker(src, { eval: true, workerData: { root, unref, only } });
       const seen = await new Promise<string[]>((resolve, reject) => {
         w.once('message', resolve);
         w.once('error', reject);
