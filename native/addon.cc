@@ -10,6 +10,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   InitRing(env, exports, data);
   InitSockets(env, exports);
   InitErrors(env, exports);
+  InitProcess(env, exports);
   return exports;
 }
 

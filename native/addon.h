@@ -5,6 +5,8 @@
 
 #include <napi.h>
 
+#include "addr.h"
+
 namespace asyncoro {
 
 // Per-environment data, owned by the environment (Napi::Env::SetInstanceData).
@@ -17,10 +19,7 @@ void InitPoller(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitRing(Napi::Env env, Napi::Object exports, AddonData* data);
 void InitSockets(Napi::Env env, Napi::Object exports);
 void InitErrors(Napi::Env env, Napi::Object exports);
-
-// The socklen of an address encoded by sockaddr() in a buffer of n bytes (sockets.cc), or 0 when
-// it is not one; the Ring's connect takes the same encoding as the socket calls.
-size_t EncodedAddrLen(const uint8_t* bytes, size_t n);
+void InitProcess(Napi::Env env, Napi::Object exports);
 
 // Reads an int32 argument; returns false (and leaves *out alone) when it is not a number.
 inline bool ArgInt(const Napi::CallbackInfo& info, size_t i, int32_t* out) {

@@ -9,7 +9,8 @@
 // exists in every libstdc++ version. CI checks the floor with objdump -T.
 #include <new>  // defines __GLIBCXX__ when the library is libstdc++
 
-#if defined(__GLIBCXX__)
+// Not on Windows: the mingw-w64 build links libstdc++ statically, which defines the symbol itself.
+#if defined(__GLIBCXX__) && !defined(_WIN32)
 namespace std {
 [[noreturn]] __attribute__((visibility("hidden"))) void __throw_bad_array_new_length() {
   throw std::bad_alloc();

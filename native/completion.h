@@ -1,4 +1,4 @@
-// The completion contract: what every completion backend (io_uring here, IOCP later) implements.
+// The completion contract: what every completion backend (io_uring, IOCP) implements.
 // The readiness contract (poller.h) says "this fd is ready, now you do the I/O"; this one says
 // "do this I/O into that buffer, and tell me when it is done". The adapter (js_ring.cc) is written
 // against this header only.
@@ -14,7 +14,8 @@
 //   operation completes with -ECANCELED, or with its own result if it finished first (an
 //   operation a kernel thread had already started may also end with -EINTR).
 // - Operations are queued by the submit calls and reach the kernel in one syscall, at flush() or
-//   wait(). A full submission queue is flushed and the call retried inside the backend.
+//   wait(). A full submission queue is flushed and the call retried inside the backend. (IOCP
+//   has no submission queue: each call starts its operation, and flush() has nothing to do.)
 // - The kernel may write into a buffer until its operation's completion is collected, so the
 //   caller keeps buffers alive until in_flight() is 0: before close(), cancel_all() and collect()
 //   until then (js_ring.cc does, with a bound on the wait).
@@ -36,7 +37,9 @@ enum RingOp : uint32_t {
   kOpAccept = 5,   // accept4(2), the new fd non-blocking and close-on-exec
   kOpConnect = 6,  // connect(2) to a sockaddr copied into the operation's own storage
   kOpPoll = 7,     // one-shot readiness (kEvRead/kEvWrite asked, our kEv* bits reported)
-  kOpCount = 8,
+  kOpRecvFrom = 8, // one datagram into a buffer range, its sender's address into the same slot
+  kOpSendTo = 9,   // one datagram from a buffer range to an address copied into the operation
+  kOpCount = 10,
 };
 
 enum : uint32_t {
@@ -46,10 +49,15 @@ enum : uint32_t {
 
 enum : int32_t { kRingTokenWakeup = -1 };
 
+// The size of an encoded address (a sockaddr_storage, as sockets.cc encodes it), for recvfrom.
+constexpr size_t kRingAddrBytes = 128;
+
 // Feature bits a completion backend announces.
 enum : uint32_t {
   kRingFeatPollableFd = 1u << 0,  // fd() is readable while completions wait: integrated mode
   kRingFeatWaitTimeout = 1u << 1, // wait() with a timeout needs no timeout operation (EXT_ARG)
+  kRingFeatThreadWait = 1u << 2,  // wait() may block in another thread while this one submits
+                                  // and collects (thread mode): it only dequeues
 };
 
 struct RingLimits {
@@ -82,6 +90,14 @@ class CompletionBackend {
                        size_t len) = 0;  // recv, send, read, write
   virtual int accept(int32_t token, int fd) = 0;
   virtual int connect(int32_t token, int fd, const void* addr, size_t addrlen) = 0;
+  // One datagram into slot[off, off + len); when it completes, the sender's address is written
+  // into slot[addr_off, addr_off + kRingAddrBytes) in the encoding of the socket calls
+  // (sockets.cc). The two ranges must not overlap.
+  virtual int recvfrom(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
+                       size_t addr_off) = 0;
+  // One datagram from slot[off, off + len) to addr, which is copied into the operation.
+  virtual int sendto(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
+                     const void* addr, size_t addrlen) = 0;
   virtual int poll(int32_t token, int fd, uint32_t events) = 0;
   // Asks the kernel to cancel the operation with this token: 0, or -ENOENT if none is in flight.
   virtual int cancel(int32_t token) = 0;
@@ -104,6 +120,8 @@ class CompletionBackend {
 
 // Returns nullptr where io_uring is not compiled in (not Linux).
 CompletionBackend* NewUringBackend();
+// Returns nullptr where IOCP is not compiled in (not Windows).
+CompletionBackend* NewIocpBackend();
 
 }  // namespace asyncoro
 

@@ -13,7 +13,6 @@
 // Threads, mutexes and condition variables are libuv's exported ones only: std::thread and
 // friends would raise the libstdc++ floor of the prebuilt binary.
 #include <errno.h>
-#include <unistd.h>
 #include <uv.h>
 
 #include <cstring>
@@ -22,11 +21,12 @@
 
 #include "addon.h"
 #include "js_glue.h"
+#include "platform.h"
 #include "poller.h"
 
 #if defined(__linux__)
 #include <sys/eventfd.h>
-#else
+#elif !defined(_WIN32)
 #include <fcntl.h>
 #endif
 
@@ -53,7 +53,8 @@ Backend* NewBackend(const std::string& name) {
   return nullptr;
 }
 
-// A wake-up channel: an eventfd on Linux (one fd for both ends), a non-blocking pipe elsewhere.
+// A wake-up channel: an eventfd on Linux (one fd for both ends), a non-blocking pipe elsewhere,
+// a loopback socket pair on Windows (select() watches sockets only).
 struct WakeChannel {
   int rd = -1;
   int wr = -1;
@@ -66,7 +67,14 @@ struct WakeChannel {
   ~WakeChannel() { close(); }
 
   int open() {
-#if defined(__linux__)
+#if defined(_WIN32)
+    SOCKET pair[2];
+    const int rc = LoopbackPair(SOCK_STREAM, pair);
+    if (rc < 0) return rc;
+    rd = FdOf(pair[0]);
+    wr = FdOf(pair[1]);
+    return 0;
+#elif defined(__linux__)
     rd = wr = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     return rd < 0 ? -errno : 0;
 #else
@@ -89,12 +97,22 @@ struct WakeChannel {
   void drain() const {
     uint64_t buf[8];
     // A full eventfd read resets the counter; a pipe is read until it is empty.
+#if defined(_WIN32)
+    while (recv(SockOf(rd), reinterpret_cast<char*>(buf), sizeof(buf), 0) > 0) {
+    }
+#else
     while (read(rd, buf, sizeof(buf)) > 0) {
     }
+#endif
   }
   void close() {
+#if defined(_WIN32)
+    if (wr >= 0) closesocket(SockOf(wr));
+    if (rd >= 0) closesocket(SockOf(rd));
+#else
     if (wr >= 0 && wr != rd) ::close(wr);
     if (rd >= 0) ::close(rd);
+#endif
     rd = wr = -1;
   }
 };
@@ -103,12 +121,18 @@ struct WakeChannel {
 // counter or pipe already means "woken", so EAGAIN is success.
 int SignalFd(int fd) {
   const uint64_t one = 1;
+#if defined(_WIN32)
+  if (send(SockOf(fd), reinterpret_cast<const char*>(&one), sizeof(one), 0) >= 0) return 0;
+  const int err = LastSocketError();
+  return err == -EAGAIN ? 0 : err;
+#else
   for (;;) {
     ssize_t n = write(fd, &one, sizeof(one));
     if (n >= 0) return 0;
     if (errno == EINTR) continue;
     return errno == EAGAIN ? 0 : -errno;
   }
+#endif
 }
 
 class JsPoller;
@@ -182,6 +206,11 @@ class JsPoller : public Napi::ObjectWrap<JsPoller> {
   }
 
   Napi::Value Change(const Napi::CallbackInfo& info, int what);
+  // Either end of a wake channel: the poller's own, never the caller's (-1 stands for an absent
+  // rearm channel).
+  bool OwnFd(int fd) const {
+    return fd >= 0 && (fd == wake_.rd || fd == wake_.wr || fd == rearm_.rd || fd == rearm_.wr);
+  }
   int WaitOnce(int timeout_ms);
   int Filter(int count);
   void StartIntegrated(Napi::Env env);
@@ -420,6 +449,7 @@ int JsPoller::Filter(int count) {
     if (t[0] == kTokenWakeup) {
       wake_.drain();
       t[1] = static_cast<int32_t>(kEvWakeup);
+      t[2] = wake_.wr;  // the fd the caller knows it by (wakeupFd), where the two ends differ
     }
     if (out != i) {
       int32_t* d = buf_ + 3 * out;
@@ -448,8 +478,7 @@ Napi::Value JsPoller::Change(const Napi::CallbackInfo& info, int what) {
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &events) || !ArgInt(info, 2, &token) ||
       token < 0 || (static_cast<uint32_t>(events) & ~(kEvRead | kEvWrite | kEvEdge | kEvOneShot)))
     return Napi::Number::New(env, -EINVAL);
-  // The wake channels are the poller's own; -1 stands for an absent rearm channel.
-  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -EEXIST);
+  if (OwnFd(fd)) return Napi::Number::New(env, -EEXIST);
   if (mode_ != Mode::kThread) {
     int rc = what == 0 ? backend_->add(fd, static_cast<uint32_t>(events), token)
                        : backend_->modify(fd, static_cast<uint32_t>(events), token);
@@ -473,7 +502,7 @@ Napi::Value JsPoller::Remove(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (closed_) return Napi::Number::New(env, -EBADF);
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(env, -EINVAL);
-  if (fd >= 0 && (fd == wake_.rd || fd == rearm_.rd)) return Napi::Number::New(env, -ENOENT);
+  if (OwnFd(fd)) return Napi::Number::New(env, -ENOENT);
   if (mode_ != Mode::kThread) return Napi::Number::New(env, backend_->remove(fd));
   // A snapshot thread may still be blocked on the removed fd; that is harmless, because collect()
   // drops whatever it reports, and the fd's next registration has its own token.

@@ -15,6 +15,9 @@
 // - There is no edge-triggered mode; one-shot is emulated here, so the contract stays the same.
 #include "poller.h"
 
+// Not on Windows: WSAPoll does not report a failed connect, so Windows has select (and IOCP).
+#if !defined(_WIN32)
+
 #include <errno.h>
 #include <poll.h>
 #include <unistd.h>
@@ -168,3 +171,11 @@ class PollBackend final : public Backend {
 Backend* NewPollBackend() { return new PollBackend(); }
 
 }  // namespace asyncoro
+
+#else
+
+namespace asyncoro {
+Backend* NewPollBackend() { return nullptr; }
+}  // namespace asyncoro
+
+#endif

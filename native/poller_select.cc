@@ -17,6 +17,9 @@
 #define _DARWIN_UNLIMITED_SELECT 1
 #include "poller.h"
 
+// Windows' select() takes arrays of socket handles, not bitmaps: poller_select_win.cc.
+#if !defined(_WIN32)
+
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/select.h>
@@ -225,3 +228,5 @@ class SelectBackend final : public Backend {
 Backend* NewSelectBackend() { return new SelectBackend(); }
 
 }  // namespace asyncoro
+
+#endif  // !_WIN32

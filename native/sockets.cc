@@ -5,6 +5,16 @@
 // Addresses cross the boundary as raw sockaddr bytes in a caller's Uint8Array: sockaddr() encodes
 // one once (parsing the host then, not per call) and decodeAddress() reads one back, so sendto()
 // and recvfrom() on the hot path parse and allocate nothing.
+//
+// On Windows (Winsock, see platform.h) every fd is a socket handle: read/write are recv/send,
+// close is closesocket, pipe() and socketpair() make loopback socket pairs, dup() duplicates the
+// socket's handle (WSADuplicateSocket), and AF_UNIX is whatever the system's afunix provider gives (Windows 10 1803 and
+// later have stream sockets; where socket() refuses it, the error says so: EAFNOSUPPORT).
+#if defined(_WIN32)
+#include "platform.h"
+#include <afunix.h>
+#include <iphlpapi.h>
+#else
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -14,14 +24,126 @@
 #include <net/if.h>
 #include <sys/un.h>
 #include <unistd.h>
+#endif
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 
 #include "addon.h"
+#include "completion.h"
+
+#if defined(_WIN32)
+#ifndef SHUT_RD
+#define SHUT_RD SD_RECEIVE
+#define SHUT_WR SD_SEND
+#define SHUT_RDWR SD_BOTH
+#endif
+#define MSG_NOSIGNAL 0  // Windows has no SIGPIPE: a closed peer is an error return anyway
+#ifndef SIO_UDP_CONNRESET
+#define SIO_UDP_CONNRESET _WSAIOW(IOC_VENDOR, 12)
+#endif
+#endif
 
 namespace asyncoro {
+
+#if defined(_WIN32)
 namespace {
+// Makes a socket non-blocking and keeps it out of child processes; closes it on failure.
+int Prepare(SOCKET s) {
+  u_long on = 1;
+  if (ioctlsocket(s, FIONBIO, &on) != 0 ||
+      !SetHandleInformation(reinterpret_cast<HANDLE>(s), HANDLE_FLAG_INHERIT, 0)) {
+    const int err = LastSocketError();
+    closesocket(s);
+    return err;
+  }
+  return 0;
+}
+
+SOCKET NewSocket(int family, int type) {
+  return WSASocketW(family, type, 0, nullptr, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+}
+}  // namespace
+
+int LoopbackPair(int type, SOCKET out[2]) {
+  sockaddr_in a;
+  std::memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int alen = sizeof(a);
+  SOCKET first = NewSocket(AF_INET, type);
+  SOCKET second = NewSocket(AF_INET, type);
+  SOCKET listener = INVALID_SOCKET;
+  int rc = 0;
+  auto fail = [&]() {
+    rc = LastSocketError();
+    if (first != INVALID_SOCKET) closesocket(first);
+    if (second != INVALID_SOCKET) closesocket(second);
+    if (listener != INVALID_SOCKET) closesocket(listener);
+    return rc;
+  };
+  if (first == INVALID_SOCKET || second == INVALID_SOCKET) return fail();
+  if (type == SOCK_DGRAM) {
+    // Two datagram sockets bound to loopback and connected to each other.
+    sockaddr_in b = a;
+    int blen = sizeof(b);
+    if (bind(first, reinterpret_cast<sockaddr*>(&a), alen) != 0 ||
+        bind(second, reinterpret_cast<sockaddr*>(&b), blen) != 0 ||
+        getsockname(first, reinterpret_cast<sockaddr*>(&a), &alen) != 0 ||
+        getsockname(second, reinterpret_cast<sockaddr*>(&b), &blen) != 0 ||
+        connect(first, reinterpret_cast<sockaddr*>(&b), blen) != 0 ||
+        connect(second, reinterpret_cast<sockaddr*>(&a), alen) != 0)
+      return fail();
+  } else {
+    // A listener on an ephemeral loopback port, one blocking connect, one accept, and the
+    // listener goes. Both ends are checked to be each other's peer.
+    closesocket(second);
+    second = INVALID_SOCKET;
+    listener = NewSocket(AF_INET, SOCK_STREAM);
+    if (listener == INVALID_SOCKET ||
+        bind(listener, reinterpret_cast<sockaddr*>(&a), alen) != 0 ||
+        getsockname(listener, reinterpret_cast<sockaddr*>(&a), &alen) != 0 ||
+        listen(listener, 1) != 0 || connect(first, reinterpret_cast<sockaddr*>(&a), alen) != 0)
+      return fail();
+    second = accept(listener, nullptr, nullptr);
+    if (second == INVALID_SOCKET) return fail();
+    sockaddr_in local, peer;
+    int llen = sizeof(local), plen = sizeof(peer);
+    if (getsockname(first, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
+        getpeername(second, reinterpret_cast<sockaddr*>(&peer), &plen) != 0)
+      return fail();
+    if (local.sin_port != peer.sin_port || local.sin_addr.s_addr != peer.sin_addr.s_addr) {
+      WSASetLastError(WSAECONNABORTED);  // someone else's connection got in first
+      return fail();
+    }
+    closesocket(listener);
+    listener = INVALID_SOCKET;
+  }
+  if ((rc = Prepare(first)) < 0) {
+    closesocket(second);
+    return rc;
+  }
+  if ((rc = Prepare(second)) < 0) {
+    closesocket(first);
+    return rc;
+  }
+  out[0] = first;
+  out[1] = second;
+  return 0;
+}
+#endif
+
+namespace {
+
+// -errno for the last failed call: errno on POSIX, WSAGetLastError() on Windows.
+inline int LastError() {
+#if defined(_WIN32)
+  return LastSocketError();
+#else
+  return -errno;
+#endif
+}
 
 // Points *data/*len at a Uint8Array's bytes [off, off + len), checking bounds.
 bool ByteRange(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t* len) {
@@ -37,11 +159,11 @@ bool ByteRange(const Napi::CallbackInfo& info, size_t i, uint8_t** data, size_t*
   return true;
 }
 
-Napi::Value Ret(const Napi::CallbackInfo& info, ssize_t rc) {
-  return Napi::Number::New(info.Env(), static_cast<double>(rc < 0 ? -errno : rc));
+Napi::Value Ret(const Napi::CallbackInfo& info, long long rc) {
+  return Napi::Number::New(info.Env(), static_cast<double>(rc < 0 ? LastError() : rc));
 }
 
-#if !defined(__linux__)
+#if !defined(__linux__) && !defined(_WIN32)
 int SetFlags(int fd) {
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) return -errno;
@@ -57,6 +179,15 @@ Napi::Value PairInto(const Napi::CallbackInfo& info, bool socket, int type) {
       info[0].As<Napi::Int32Array>().ElementLength() < 2)
     return Napi::Number::New(info.Env(), -EINVAL);
   int32_t* out = info[0].As<Napi::Int32Array>().Data();
+#if defined(_WIN32)
+  // A pipe is a one-way stream: a stream pair whose first end the caller only reads.
+  SOCKET pair[2];
+  const int rc = LoopbackPair(socket ? type : SOCK_STREAM, pair);
+  if (rc < 0) return Napi::Number::New(info.Env(), rc);
+  out[0] = FdOf(pair[0]);
+  out[1] = FdOf(pair[1]);
+  return Napi::Number::New(info.Env(), 0);
+#else
   int fds[2];
 #if defined(__linux__)
   int rc = socket ? socketpair(AF_UNIX, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds)
@@ -76,6 +207,7 @@ Napi::Value PairInto(const Napi::CallbackInfo& info, bool socket, int type) {
   out[0] = fds[0];
   out[1] = fds[1];
   return Napi::Number::New(info.Env(), 0);
+#endif
 }
 
 // socketpair(out: Int32Array, datagram?: boolean): a Unix stream (or datagram) pair.
@@ -92,10 +224,15 @@ Napi::Value SetNonBlocking(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
   const bool on = info.Length() < 2 || info[1].ToBoolean().Value();
+#if defined(_WIN32)
+  u_long v = on ? 1 : 0;
+  return Ret(info, ioctlsocket(SockOf(fd), FIONBIO, &v) == 0 ? 0 : -1);
+#else
   int fl = fcntl(fd, F_GETFL);
   if (fl < 0) return Ret(info, -1);
   fl = on ? (fl | O_NONBLOCK) : (fl & ~O_NONBLOCK);
   return Ret(info, fcntl(fd, F_SETFL, fl));
+#endif
 }
 
 // read(fd, buf, off, len) -> bytes read (0 at EOF) or -errno.
@@ -105,9 +242,14 @@ Napi::Value Read(const Napi::CallbackInfo& info) {
   size_t len;
   if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len))
     return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  const int chunk = len > 0x7fffffff ? 0x7fffffff : static_cast<int>(len);
+  return Ret(info, recv(SockOf(fd), reinterpret_cast<char*>(data), chunk, 0));
+#else
   ssize_t n;
   do n = read(fd, data, len); while (n < 0 && errno == EINTR);
   return Ret(info, n);
+#endif
 }
 
 // write(fd, buf, off, len) -> bytes written or -errno. Writes to a socket use send() with
@@ -118,6 +260,10 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   size_t len;
   if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len))
     return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  const int chunk = len > 0x7fffffff ? 0x7fffffff : static_cast<int>(len);
+  return Ret(info, send(SockOf(fd), reinterpret_cast<const char*>(data), chunk, 0));
+#else
   ssize_t n;
 #if defined(MSG_NOSIGNAL)
   do n = send(fd, data, len, MSG_NOSIGNAL); while (n < 0 && errno == EINTR);
@@ -128,26 +274,43 @@ Napi::Value Write(const Napi::CallbackInfo& info) {
   do n = write(fd, data, len); while (n < 0 && errno == EINTR);
 #endif
   return Ret(info, n);
+#endif
 }
 
 // close(fd) -> 0 or -errno. Callers remove the fd from its poller first.
 Napi::Value Close(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  return Ret(info, closesocket(SockOf(fd)));
+#else
   // After EINTR the fd is closed on Linux and its number may be reused: never retry.
   return Ret(info, close(fd));
+#endif
 }
 
 // dup(fd) -> a new close-on-exec fd for the same open file, or -errno.
 Napi::Value Dup(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  // A second handle for the same socket, as dup(2) gives a second fd: duplicated into this
+  // process through its protocol info, overlapped and not inheritable like every socket here.
+  WSAPROTOCOL_INFOW pi;
+  if (WSADuplicateSocketW(SockOf(fd), GetCurrentProcessId(), &pi) != 0) return Ret(info, -1);
+  SOCKET d = WSASocketW(FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, FROM_PROTOCOL_INFO, &pi, 0,
+                        WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (d == INVALID_SOCKET) return Ret(info, -1);
+  return Napi::Number::New(info.Env(), FdOf(d));
+#else
   return Ret(info, fcntl(fd, F_DUPFD_CLOEXEC, 0));
+#endif
 }
 
 
 // The size of every address buffer: a whole sockaddr_storage.
 constexpr size_t kAddrBytes = sizeof(sockaddr_storage);
+static_assert(kAddrBytes == kRingAddrBytes, "the completion contract's address size");
 
 // The socklen of an encoded address, from its family (and for AF_UNIX its path).
 socklen_t AddrLen(const sockaddr_storage* sa) {
@@ -270,7 +433,20 @@ Napi::Value DecodeAddress(const Napi::CallbackInfo& info) {
 Napi::Value Socket(const Napi::CallbackInfo& info) {
   int32_t family, type;
   if (!ArgInt(info, 0, &family) || !ArgInt(info, 1, &type)) return Napi::Number::New(info.Env(), -EINVAL);
-#if defined(SOCK_NONBLOCK)
+#if defined(_WIN32)
+  SOCKET s = NewSocket(family, type);
+  if (s == INVALID_SOCKET) return Ret(info, -1);
+  int rc = Prepare(s);
+  if (rc < 0) return Napi::Number::New(info.Env(), rc);
+  if (type == SOCK_DGRAM) {
+    // An ICMP port-unreachable for an earlier datagram would fail the next recvfrom with
+    // WSAECONNRESET; on POSIX an unconnected UDP socket ignores it. Ask for POSIX behaviour.
+    BOOL off = FALSE;
+    DWORD bytes = 0;
+    WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof(off), nullptr, 0, &bytes, nullptr, nullptr);
+  }
+  return Napi::Number::New(info.Env(), FdOf(s));
+#elif defined(SOCK_NONBLOCK)
   return Ret(info, socket(family, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
 #else
   int fd = socket(family, type, 0);
@@ -289,14 +465,22 @@ Napi::Value Bind(const Napi::CallbackInfo& info) {
   int32_t fd;
   const sockaddr_storage* sa = AddrArg(info, 1);
   if (!ArgInt(info, 0, &fd) || sa == nullptr) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  return Ret(info, bind(SockOf(fd), reinterpret_cast<const sockaddr*>(sa), AddrLen(sa)));
+#else
   return Ret(info, bind(fd, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa)));
+#endif
 }
 
 // listen(fd, backlog) -> 0 or -errno.
 Napi::Value Listen(const Napi::CallbackInfo& info) {
   int32_t fd, backlog;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &backlog)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  return Ret(info, listen(SockOf(fd), backlog));
+#else
   return Ret(info, listen(fd, backlog));
+#endif
 }
 
 // accept(fd) -> a non-blocking, close-on-exec fd, or -errno (-EAGAIN when none is pending).
@@ -304,6 +488,12 @@ Napi::Value Listen(const Napi::CallbackInfo& info) {
 Napi::Value Accept(const Napi::CallbackInfo& info) {
   int32_t fd;
   if (!ArgInt(info, 0, &fd)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  SOCKET c = accept(SockOf(fd), nullptr, nullptr);
+  if (c == INVALID_SOCKET) return Ret(info, -1);
+  int prc = Prepare(c);
+  return Napi::Number::New(info.Env(), prc < 0 ? prc : FdOf(c));
+#else
   int conn;
 #if defined(__linux__)
   do conn = accept4(fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC); while (conn < 0 && errno == EINTR);
@@ -318,6 +508,7 @@ Napi::Value Accept(const Napi::CallbackInfo& info) {
   }
   return Napi::Number::New(info.Env(), conn);
 #endif
+#endif
 }
 
 // connect(fd, addr) -> 0, -EINPROGRESS (wait for writable, then read SO_ERROR), or -errno.
@@ -326,9 +517,17 @@ Napi::Value Connect(const Napi::CallbackInfo& info) {
   const sockaddr_storage* sa = AddrArg(info, 1);
   if (!ArgInt(info, 0, &fd) || sa == nullptr) return Napi::Number::New(info.Env(), -EINVAL);
   // A connect interrupted by a signal goes on in the background, like a non-blocking one.
+#if defined(_WIN32)
+  // Winsock says "would block" where POSIX says "in progress".
+  if (connect(SockOf(fd), reinterpret_cast<const sockaddr*>(sa), AddrLen(sa)) == 0)
+    return Napi::Number::New(info.Env(), 0);
+  const int err = LastError();
+  return Napi::Number::New(info.Env(), err == -EAGAIN ? -EINPROGRESS : err);
+#else
   int rc = connect(fd, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
   if (rc < 0 && errno == EINTR) return Napi::Number::New(info.Env(), -EINPROGRESS);
   return Ret(info, rc);
+#endif
 }
 
 // sendto(fd, buf, off, len, addr) -> bytes sent or -errno.
@@ -339,6 +538,10 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   const sockaddr_storage* sa = AddrArg(info, 4);
   if (!ArgInt(info, 0, &fd) || !ByteRange(info, 1, &data, &len) || sa == nullptr)
     return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  return Ret(info, sendto(SockOf(fd), reinterpret_cast<const char*>(data), static_cast<int>(len), 0,
+                          reinterpret_cast<const sockaddr*>(sa), AddrLen(sa)));
+#else
   ssize_t n;
 #if defined(MSG_NOSIGNAL)
   const int flags = MSG_NOSIGNAL;
@@ -348,6 +551,7 @@ Napi::Value SendTo(const Napi::CallbackInfo& info) {
   do n = sendto(fd, data, len, flags, reinterpret_cast<const sockaddr*>(sa), AddrLen(sa));
   while (n < 0 && errno == EINTR);
   return Ret(info, n);
+#endif
 }
 
 // recvfrom(fd, buf, off, len, from: Uint8Array(128)) -> bytes received or -errno; the sender's
@@ -365,11 +569,19 @@ Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
   uint8_t* from = ta.As<Napi::Uint8Array>().Data();
   socklen_t fromlen = static_cast<socklen_t>(kAddrBytes);
   std::memset(from, 0, kAddrBytes);
+#if defined(_WIN32)
+  long long n = ::recvfrom(SockOf(fd), reinterpret_cast<char*>(data), static_cast<int>(len), 0,
+                           reinterpret_cast<sockaddr*>(from), &fromlen);
+  // A datagram longer than the buffer fills it and says WSAEMSGSIZE; POSIX returns the bytes
+  // that fit and drops the rest, and so do we.
+  if (n < 0 && WSAGetLastError() == WSAEMSGSIZE) n = static_cast<long long>(len);
+#else
   ssize_t n;
   do n = recvfrom(fd, data, len, 0, reinterpret_cast<sockaddr*>(from), &fromlen);
   while (n < 0 && errno == EINTR);
+#endif
   if (n >= 0 && reinterpret_cast<sockaddr*>(from)->sa_family == AF_UNIX &&
-      fromlen > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(from)->sun_path[0] == '\0')
+      static_cast<size_t>(fromlen) > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(from)->sun_path[0] == '\0')
     from[kAddrBytes - 1] = static_cast<uint8_t>(fromlen - offsetof(sockaddr_un, sun_path));
   return Ret(info, n);
 }
@@ -378,7 +590,11 @@ Napi::Value RecvFrom(const Napi::CallbackInfo& info) {
 Napi::Value Shutdown(const Napi::CallbackInfo& info) {
   int32_t fd, how;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &how)) return Napi::Number::New(info.Env(), -EINVAL);
+#if defined(_WIN32)
+  return Ret(info, shutdown(SockOf(fd), how));
+#else
   return Ret(info, shutdown(fd, how));
+#endif
 }
 
 // setsockopt(fd, level, name, value: int) -> 0 or -errno. Integer options only; the ones asyncoro
@@ -389,7 +605,11 @@ Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
       !ArgInt(info, 3, &value))
     return Napi::Number::New(info.Env(), -EINVAL);
   int v = value;
+#if defined(_WIN32)
+  return Ret(info, setsockopt(SockOf(fd), level, name, reinterpret_cast<const char*>(&v), sizeof(v)));
+#else
   return Ret(info, setsockopt(fd, level, name, &v, sizeof(v)));
+#endif
 }
 
 // getsockopt(fd, level, name) -> the integer value (>= 0 for every option exported), or -errno.
@@ -400,7 +620,14 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
     return Napi::Number::New(info.Env(), -EINVAL);
   int v = 0;
   socklen_t len = sizeof(v);
+#if defined(_WIN32)
+  if (getsockopt(SockOf(fd), level, name, reinterpret_cast<char*>(&v), &len) != 0) return Ret(info, -1);
+  // Some options are a one-byte BOOL on Windows; SO_ERROR is a Winsock code.
+  if (len == 1) v &= 0xff;
+  if (level == SOL_SOCKET && name == SO_ERROR && v != 0) v = ErrnoFromWin(v);
+#else
   if (getsockopt(fd, level, name, &v, &len) < 0) return Ret(info, -1);
+#endif
   return Napi::Number::New(info.Env(), v);
 }
 
@@ -415,10 +642,15 @@ Napi::Value Name(const Napi::CallbackInfo& info, bool peer) {
   uint8_t* out = ta.As<Napi::Uint8Array>().Data();
   std::memset(out, 0, kAddrBytes);
   socklen_t len = static_cast<socklen_t>(kAddrBytes);
-  int rc = peer ? getpeername(fd, reinterpret_cast<sockaddr*>(out), &len)
-                : getsockname(fd, reinterpret_cast<sockaddr*>(out), &len);
+#if defined(_WIN32)
+  const SOCKET s = SockOf(fd);
+#else
+  const int s = fd;
+#endif
+  int rc = peer ? getpeername(s, reinterpret_cast<sockaddr*>(out), &len)
+                : getsockname(s, reinterpret_cast<sockaddr*>(out), &len);
   if (rc == 0 && reinterpret_cast<sockaddr*>(out)->sa_family == AF_UNIX &&
-      len > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(out)->sun_path[0] == '\0')
+      static_cast<size_t>(len) > offsetof(sockaddr_un, sun_path) && reinterpret_cast<sockaddr_un*>(out)->sun_path[0] == '\0')
     out[kAddrBytes - 1] = static_cast<uint8_t>(len - offsetof(sockaddr_un, sun_path));
   return Ret(info, rc);
 }
@@ -427,12 +659,29 @@ Napi::Value GetPeerName(const Napi::CallbackInfo& info) { return Name(info, true
 
 }  // namespace
 
+void EncodeKernelAddr(uint8_t* out, const void* sa, size_t salen) {
+  if (salen > kAddrBytes) salen = kAddrBytes;
+  std::memcpy(out, sa, salen);
+  std::memset(out + salen, 0, kAddrBytes - salen);
+  const sockaddr_un* un = reinterpret_cast<const sockaddr_un*>(out);
+  if (un->sun_family == AF_UNIX && salen > offsetof(sockaddr_un, sun_path) && un->sun_path[0] == '\0')
+    out[kAddrBytes - 1] = static_cast<uint8_t>(salen - offsetof(sockaddr_un, sun_path));
+}
+
 size_t EncodedAddrLen(const uint8_t* bytes, size_t n) {
   if (n < kAddrBytes) return 0;
   return AddrLen(reinterpret_cast<const sockaddr_storage*>(bytes));
 }
 
 void InitSockets(Napi::Env env, Napi::Object exports) {
+#if defined(_WIN32)
+  // Winsock counts its users: one start per environment (worker_threads included), one cleanup
+  // when the environment goes.
+  WSADATA wsa;
+  if (WSAStartup(MAKEWORD(2, 2), &wsa) == 0) {
+    napi_add_env_cleanup_hook(env, [](void*) { WSACleanup(); }, nullptr);
+  }
+#endif
   exports.Set("socketpair", Napi::Function::New<SocketPair>(env, "socketpair"));
   exports.Set("pipe", Napi::Function::New<Pipe>(env, "pipe"));
   exports.Set("setNonBlocking", Napi::Function::New<SetNonBlocking>(env, "setNonBlocking"));

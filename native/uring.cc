@@ -32,7 +32,7 @@
 // - A wait with a timeout: IORING_ENTER_EXT_ARG (5.11) passes the timeout to io_uring_enter.
 //   Before 5.11 we queue an IORING_OP_TIMEOUT with a count of 1, which completes when one other
 //   completion arrives or the time is up; its CQE is internal.
-// - Ops need these kernels: RECV, SEND, READ, WRITE 5.6; ACCEPT, CONNECT, ASYNC_CANCEL 5.5;
+// - Ops need these kernels: RECV, SEND, READ, WRITE 5.6; RECVMSG, SENDMSG (recvfrom, sendto) 5.3; ACCEPT, CONNECT, ASYNC_CANCEL 5.5;
 //   POLL_ADD, TIMEOUT 5.1-5.4; IORING_REGISTER_PROBE 5.6 (where it is missing every op is tried
 //   and a missing one completes with -EINVAL). 5.10 has everything used here except EXT_ARG, and
 //   up to 5.11 a ring's memory is charged to RLIMIT_MEMLOCK (keep max_ops small there: -ENOMEM).
@@ -57,6 +57,7 @@
 #include <cstring>
 #include <vector>
 
+#include "addr.h"
 #include "poller.h"
 
 // The syscall numbers are the same on every architecture since 5.1 (except alpha); older C
@@ -139,6 +140,16 @@ const uint8_t kOpcode[kOpCount] = {
     IORING_OP_ACCEPT,
     IORING_OP_CONNECT,
     IORING_OP_POLL_ADD,
+    IORING_OP_RECVMSG,
+    IORING_OP_SENDMSG,
+};
+
+// recvmsg/sendmsg read their msghdr (and the iovec and address it points at) when the kernel
+// gets to the operation, which may be after submission; so each operation record has its own.
+struct MsgRecord {
+  msghdr msg;
+  iovec iov;
+  uint32_t addr_off;  // recvfrom: where in the slot the sender's address goes
 };
 
 struct OpRecord {
@@ -173,6 +184,10 @@ class UringBackend final : public CompletionBackend {
   int transfer(RingOp op, int32_t token, int fd, uint32_t slot, size_t off, size_t len) override;
   int accept(int32_t token, int fd) override;
   int connect(int32_t token, int fd, const void* addr, size_t addrlen) override;
+  int recvfrom(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
+               size_t addr_off) override;
+  int sendto(int32_t token, int fd, uint32_t slot, size_t off, size_t len, const void* addr,
+             size_t addrlen) override;
   int poll(int32_t token, int fd, uint32_t events) override;
   int cancel(int32_t token) override;
   int flush() override;
@@ -227,7 +242,8 @@ class UringBackend final : public CompletionBackend {
   io_uring_cqe* cqes_ = nullptr;
   // Tables, all sized at open().
   std::vector<OpRecord> records_;
-  std::vector<sockaddr_storage> addrs_;  // connect's address, one per operation record
+  std::vector<sockaddr_storage> addrs_;  // connect's and sendto's address, recvfrom's sender
+  std::vector<MsgRecord> msgs_;          // recvfrom's and sendto's msghdr
   std::vector<uint32_t> free_;
   std::vector<int32_t> cells_;
   uint32_t cells_mask_ = 0;
@@ -320,6 +336,7 @@ int UringBackend::open(const RingLimits& limits) {
 
   records_.assign(limits.max_ops, OpRecord());
   addrs_.assign(limits.max_ops, sockaddr_storage());
+  msgs_.assign(limits.max_ops, MsgRecord());
   free_.resize(limits.max_ops);
   for (uint32_t i = 0; i < limits.max_ops; i++) free_[i] = limits.max_ops - 1 - i;
   uint32_t cells = 16;
@@ -498,6 +515,69 @@ int UringBackend::connect(int32_t token, int fd, const void* addr, size_t addrle
   sqe->fd = fd;
   sqe->addr = reinterpret_cast<uint64_t>(&addrs_[index]);
   sqe->off = addrlen;
+  Commit(sqe, index);
+  return 0;
+}
+
+int UringBackend::recvfrom(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
+                           size_t addr_off) {
+  if (ring_fd_ < 0) return -EBADF;
+  if (slot >= slots_.size() || fd < 0) return -EINVAL;
+  const Slot& s = slots_[slot];
+  if (s.data == nullptr) return -ENOENT;
+  if (off > s.len || len > s.len - off || len > 0x7fffffff || addr_off > s.len ||
+      kRingAddrBytes > s.len - addr_off || (addr_off < off + len && off < addr_off + kRingAddrBytes))
+    return -EINVAL;
+  io_uring_sqe* sqe;
+  uint32_t index;
+  int rc = Begin(token, kOpRecvFrom, &sqe, &index);
+  if (rc < 0) return rc;
+  MsgRecord& m = msgs_[index];
+  memset(&m.msg, 0, sizeof(m.msg));
+  m.iov.iov_base = s.data + off;
+  m.iov.iov_len = len;
+  m.msg.msg_name = &addrs_[index];
+  m.msg.msg_namelen = sizeof(sockaddr_storage);
+  m.msg.msg_iov = &m.iov;
+  m.msg.msg_iovlen = 1;
+  m.addr_off = static_cast<uint32_t>(addr_off);
+  sqe->opcode = IORING_OP_RECVMSG;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(&m.msg);
+  sqe->len = 1;
+  records_[index].slot = slot;
+  Commit(sqe, index);
+  return 0;
+}
+
+int UringBackend::sendto(int32_t token, int fd, uint32_t slot, size_t off, size_t len,
+                         const void* addr, size_t addrlen) {
+  if (ring_fd_ < 0) return -EBADF;
+  if (slot >= slots_.size() || fd < 0 || addr == nullptr || addrlen < sizeof(sa_family_t) ||
+      addrlen > sizeof(sockaddr_storage))
+    return -EINVAL;
+  const Slot& s = slots_[slot];
+  if (s.data == nullptr) return -ENOENT;
+  if (off > s.len || len > s.len - off || len > 0x7fffffff) return -EINVAL;
+  io_uring_sqe* sqe;
+  uint32_t index;
+  int rc = Begin(token, kOpSendTo, &sqe, &index);
+  if (rc < 0) return rc;
+  MsgRecord& m = msgs_[index];
+  memcpy(&addrs_[index], addr, addrlen);
+  memset(&m.msg, 0, sizeof(m.msg));
+  m.iov.iov_base = s.data + off;
+  m.iov.iov_len = len;
+  m.msg.msg_name = &addrs_[index];
+  m.msg.msg_namelen = static_cast<socklen_t>(addrlen);
+  m.msg.msg_iov = &m.iov;
+  m.msg.msg_iovlen = 1;
+  sqe->opcode = IORING_OP_SENDMSG;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uint64_t>(&m.msg);
+  sqe->len = 1;
+  sqe->msg_flags = MSG_NOSIGNAL;
+  records_[index].slot = slot;
   Commit(sqe, index);
   return 0;
 }
@@ -688,6 +768,10 @@ int UringBackend::collect(int32_t* out, int capacity) {
       if (index >= records_.size()) continue;
       OpRecord& r = records_[index];
       if (r.kind == 0 || (r.gen & 0x7fffffffu) != static_cast<uint32_t>(ud >> 32)) continue;
+      if (r.kind == kOpRecvFrom && res >= 0) {
+        const MsgRecord& m = msgs_[index];
+        EncodeKernelAddr(slots_[r.slot].data + m.addr_off, &addrs_[index], m.msg.msg_namelen);
+      }
       int32_t* t = out + 3 * n++;
       t[0] = r.token;
       t[1] = (r.kind == kOpPoll && res >= 0) ? static_cast<int32_t>(PollFromKernel(res)) : res;
@@ -733,6 +817,7 @@ void UringBackend::close() {
   wake_armed_ = false;
   std::vector<OpRecord>().swap(records_);
   std::vector<sockaddr_storage>().swap(addrs_);
+  std::vector<MsgRecord>().swap(msgs_);
   std::vector<uint32_t>().swap(free_);
   std::vector<int32_t>().swap(cells_);
   std::vector<Slot>().swap(slots_);

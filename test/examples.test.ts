@@ -138,6 +138,15 @@ describe('examples', function () {
       .and.contain('until the poison, the workers were the coroutines they were at the start')
       .and.contain('the process exits by itself');
   });
+  for (const args of [[], ['--poller', 'poll', '--mode', 'exclusive']]) {
+    it(`pool-demo: threads, SQLite and a pipeline ${args.join(' ') || '(default backend)'}`, async () => {
+      const r = await start('pool-demo.ts', args).done;
+      expect(r.code, r.err).to.equal(0);
+      expect(r.out).to.contain('primes below 1,000,000    78,498').and.contain('distinct words by length  2:1 3:5 4:3 5:4 7:1');
+      expect(r.out).to.contain('numbers with a 7 to 1e5   40,951').and.contain('sort -r                   cherry, banana, apple (exit 0)');
+      expect(r.out).to.match(/ticker kept ticking +yes/);
+    });
+  }
 
   it('udp-ping gets ten pongs', async () => {
     const r = await start('udp-ping.ts').done;

@@ -1,8 +1,9 @@
 /**
- * The completion driver over an io_uring ring (`native.Ring`, the completion contract of
- * `native/completion.h`); IOCP will be a second ring of the same contract.
+ * The completion driver over a ring (`native.Ring`, the completion contract of
+ * `native/completion.h`): io_uring on Linux, IOCP on Windows.
  *
- * Operations carry a token: a slot index (0 .. slots-1) for recv/send/accept, whose buffer is
+ * Operations carry a token: a slot index (0 .. slots-1) for recv/send/accept/connect/recvfrom/
+ * sendto, whose buffer (if any) is
  * lent to the ring for the operation's life, or `POLL_BASE + 2 * fd + (write ? 1 : 0)` for the
  * one-shot readiness waits that stand in for a persistent registration. Everything is made at
  * open: the slot records, the free-slot stack, the fd records of a live socket are reused.
@@ -19,13 +20,16 @@ import type { Coro } from './coro.js';
 import { CoroStateError, SystemError } from './errors.js';
 import { EV } from './poller.js';
 import { Ring } from './ring.js';
-import { IO_ACCEPT, IO_RECV, IO_SEND, live, type DriverHost, type IoDriver, type IoOwner } from './driver.js';
+import { IO_ACCEPT, IO_CONNECT, IO_RECV, IO_RECVFROM, IO_SEND, IO_SENDTO, live, type DriverHost, type IoDriver, type IoOwner } from './driver.js';
 
 const R = native.ring;
 const ECANCELED = native.errno['ECANCELED']!;
 const EAGAIN = native.errno['EAGAIN']!;
 const ENOBUFS = native.errno['ENOBUFS']!;
 const POLL_BASE = 1 << 24;
+const OP_NAMES: Record<number, string> = {
+  [IO_RECV]: 'recv', [IO_SEND]: 'send', [IO_ACCEPT]: 'accept', [IO_CONNECT]: 'connect', [IO_RECVFROM]: 'recvfrom', [IO_SENDTO]: 'sendto',
+};
 
 /** Sizes of the ring a scheduler opens (see `RingOptions`). */
 export interface CompletionOptions {
@@ -69,6 +73,8 @@ interface PollWatch {
 
 export class CompletionDriver implements IoDriver {
   readonly completion = true;
+  /** The binary's completion backend: io_uring (Linux) or IOCP (Windows). */
+  readonly name = native.ringBackend;
   readonly mode: RingMode;
   private readonly ring: NativeRing;
   private readonly out: Int32Array;
@@ -77,6 +83,12 @@ export class CompletionDriver implements IoDriver {
   private readonly polls = new Map<number, PollWatch>();
   /** Poll operations the ring had no room for (-ENOBUFS): retried after the next completions. */
   private readonly deferred = new Ring<PollWatch>(16);
+  /**
+   * Connects that found no slot or operation record free: a connect has no readiness to wait
+   * for instead (an unconnected socket polls as writable at once, and IOCP has no readiness at
+   * all), so it waits for an operation to end and then tries again (woken with -EAGAIN).
+   */
+  private readonly slotWaiters = new Ring<{ c: Coro<unknown>; seq: number }>(4);
   private opsWaiting = 0;
   /** Operations handed to the kernel so far. */
   submitted = 0;
@@ -100,7 +112,7 @@ export class CompletionDriver implements IoDriver {
       });
     } catch (e) {
       const errno = (e as { errno?: unknown }).errno;
-      if (typeof errno === 'number') throw new SystemError('open io_uring ring', errno < 0 ? errno : -errno);
+      if (typeof errno === 'number') throw new SystemError(`open ${this.name} ring`, errno < 0 ? errno : -errno);
       throw e;
     }
     this.slots = new Array<Slot>(nslots);
@@ -123,23 +135,32 @@ export class CompletionDriver implements IoDriver {
 
   // ---- completion operations ----
 
-  submit(c: Coro<unknown>, kind: number, fd: number, buf: Uint8Array | null, off: number, len: number, owner: IoOwner): number {
+  submit(c: Coro<unknown>, kind: number, fd: number, buf: Uint8Array | null, off: number, len: number, owner: IoOwner, addr: Uint8Array | null = null): number {
     if (this.closed) throw new CoroStateError('scheduler is closed', 'ERR_CLOSED');
+    const dir = kind === IO_SEND || kind === IO_SENDTO || kind === IO_CONNECT ? EV.WRITE : EV.READ;
     const index = this.free.pop();
     if (index === undefined) {
       // Every slot is in flight: wait for readiness instead, and retry the system call.
-      this.watchFor(c, fd, kind === IO_SEND ? EV.WRITE : EV.READ, true);
+      if (kind === IO_CONNECT) this.slotWaiters.push({ c, seq: c._q });
+      else this.watchFor(c, fd, dir, true);
       return -1;
     }
     const s = this.slots[index]!;
     let rc: number;
     if (kind === IO_ACCEPT) {
       rc = this.ring.accept(index, fd);
+    } else if (kind === IO_CONNECT) {
+      rc = this.ring.connect(index, fd, addr!);
     } else {
       rc = this.ring.register(index, buf!);
       if (rc === 0) {
         s.registered = true;
-        rc = kind === IO_RECV ? this.ring.recv(index, fd, index, off, len) : this.ring.send(index, fd, index, off, len);
+        const r = this.ring;
+        rc =
+          kind === IO_RECV ? r.recv(index, fd, index, off, len)
+          : kind === IO_SEND ? r.send(index, fd, index, off, len)
+          : kind === IO_RECVFROM ? r.recvfrom(index, fd, index, off, len, off + len)
+          : r.sendto(index, fd, index, off, len, addr!);
         if (rc < 0) {
           this.ring.unregister(index);
           s.registered = false;
@@ -149,10 +170,11 @@ export class CompletionDriver implements IoDriver {
     if (rc < 0) {
       this.free.push(index);
       if (rc === -ENOBUFS) {
-        this.watchFor(c, fd, kind === IO_SEND ? EV.WRITE : EV.READ, true);
+        if (kind === IO_CONNECT) this.slotWaiters.push({ c, seq: c._q });
+        else this.watchFor(c, fd, dir, true);
         return -1;
       }
-      throw new SystemError(kind === IO_ACCEPT ? 'io_uring accept' : kind === IO_RECV ? 'io_uring recv' : 'io_uring send', rc);
+      throw new SystemError(`${this.name} ${OP_NAMES[kind] ?? 'operation'}`, rc);
     }
     s.c = c;
     s.seq = c._q;
@@ -308,13 +330,14 @@ export class CompletionDriver implements IoDriver {
     this.ring.close();
     this.polls.clear();
     this.deferred.clear();
+    this.slotWaiters.clear();
     this.opsWaiting = 0;
     this.pollWaits = 0;
   }
 
   private dispatch(count: number): void {
     if (count < 0) {
-      this.host._report(new CoroStateError(`io_uring wait failed: ${count}`, 'ERR_POLLER'));
+      this.host._report(new CoroStateError(`${this.name} wait failed: ${count}`, 'ERR_POLLER'));
       return;
     }
     const out = this.out;
@@ -324,6 +347,12 @@ export class CompletionDriver implements IoDriver {
       if (token === R.TOKEN_WAKEUP) continue;
       if (token >= POLL_BASE) this.pollDone(token - POLL_BASE, result);
       else this.opDone(token, result);
+    }
+    // Connects waiting for room: there is some now (a stale waiter is skipped by _wake).
+    let waiters = this.slotWaiters.length;
+    while (waiters-- > 0 && !this.closed && this.free.length > 0) {
+      const w = this.slotWaiters.shift()!;
+      this.host._wake(w.c, w.seq, -EAGAIN, false);
     }
     // Polls the ring had no room for: there is room now.
     let n = this.deferred.length;

@@ -4,11 +4,12 @@
  *
  * - {@link ReadinessDriver} (epoll, poll, select; kqueue and /dev/poll later): "this fd is ready,
  *   now do the I/O". Sockets try the system call, and on EAGAIN wait with {@link IoDriver.watch}.
- * - a completion driver (io_uring here, IOCP later; `completion-driver.ts`): "do this I/O, and say
+ * - a completion driver (io_uring, IOCP; `completion-driver.ts`): "do this I/O, and say
  *   when it is done". Sockets still try the system call first, and on EAGAIN hand the operation to
  *   the kernel with {@link IoDriver.submit}; its result (a byte count, a new fd, or -errno) is what
- *   the coroutine wakes with. `watch` works there too (a one-shot readiness operation), for what
- *   has no completion operation (UDP, connect, pipes through `waitReadable`).
+ *   the coroutine wakes with; connect, recvfrom and sendto are operations too (IOCP has no
+ *   readiness to wait for). `watch` works there too (a one-shot readiness operation, emulated on
+ *   IOCP), for what has no completion operation (pipes through `waitReadable`, a full ring).
  *
  * @module
  * @internal
@@ -30,10 +31,16 @@ export interface DriverHost {
   _afterBatch(): void;
 }
 
-/** Completion operation kinds for {@link IoDriver.submit}. */
+/** Completion operation kinds for {@link IoDriver.submit} (the same numbers as the ring's `OP_*`). */
 export const IO_RECV = 1;
 export const IO_SEND = 2;
 export const IO_ACCEPT = 5;
+/** connect(2) to `addr`; the result is 0 or -errno. */
+export const IO_CONNECT = 6;
+/** One datagram into `buf[off, off + len)`; its sender's address lands in `buf[off + len, off + len + ADDR_BYTES)`. */
+export const IO_RECVFROM = 8;
+/** One datagram `buf[off, off + len)` to `addr`. */
+export const IO_SENDTO = 9;
 
 /**
  * Who is told about an operation whose coroutine stopped waiting (terminated, or its socket
@@ -65,12 +72,13 @@ export interface IoDriver {
   /** The fd is about to be closed: drop it (waiters were woken by its owner). */
   forget(fd: number): void;
   /**
-   * Completion backends: queues `kind` on `fd` for `buf[off, off + len)` (no buffer for accept) on
-   * behalf of `c`, which wakes with the result. Returns the operation's token, or -1 when the
-   * backend fell back to a readiness wait for now (no slot free): `c` then wakes with -EAGAIN and
-   * retries its system call.
+   * Completion backends: queues `kind` on `fd` for `buf[off, off + len)` (no buffer for accept
+   * and connect; `addr` for connect and sendto) on behalf of `c`, which wakes with the result.
+   * Returns the operation's token, or -1 when the backend fell back to a readiness wait for now
+   * (no slot free): `c` then wakes with -EAGAIN and retries its system call. A connect waits
+   * for an operation to end instead, then wakes with -EAGAIN and submits again.
    */
-  submit(c: Coro<unknown>, kind: number, fd: number, buf: Uint8Array | null, off: number, len: number, owner: IoOwner): number;
+  submit(c: Coro<unknown>, kind: number, fd: number, buf: Uint8Array | null, off: number, len: number, owner: IoOwner, addr?: Uint8Array | null): number;
   /** Asks the kernel to cancel the operation `token`; its completion still follows. */
   cancel(token: number): void;
   /** Exclusive mode: waits up to `timeout` ms (-1: forever) and dispatches what came. */

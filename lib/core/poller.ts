@@ -34,7 +34,7 @@ export interface BackendDescription {
   readonly oneShot: boolean;
   /**
    * `'readiness'`: a poller (`openPoller`), fds report readiness and the caller does the I/O.
-   * `'completion'` (io_uring): a ring that does the I/O (`native.Ring`); a {@link Scheduler}
+   * `'completion'` (io_uring, IOCP): a ring that does the I/O (`native.Ring`); a {@link Scheduler}
    * runs on either, and sockets work the same on both.
    */
   readonly kind: 'readiness' | 'completion';
@@ -59,10 +59,14 @@ function describe(info: BackendInfo): BackendDescription {
   };
 }
 
-/** io_uring, where the kernel lets this process open a ring with the operations sockets need. */
+/**
+ * The binary's completion backend (io_uring on Linux, IOCP on Windows), where this process can
+ * open a ring with the operations sockets need.
+ */
 function describeRing(): BackendDescription | undefined {
-  if (native.ringProbe() !== 0) return undefined;
-  return { name: 'io_uring', modes: native.Ring.modes as readonly PollerMode[], edge: false, oneShot: true, kind: 'completion' };
+  const name = native.ringBackend;
+  if (name === '' || native.ringProbe() !== 0) return undefined;
+  return { name, modes: native.Ring.modes, edge: false, oneShot: true, kind: 'completion' };
 }
 
 /**

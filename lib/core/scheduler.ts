@@ -68,7 +68,7 @@ export interface SchedulerOptions {
   slice?: number;
   /** Poller event-array capacity (triples per batch); default 1024. */
   capacity?: number;
-  /** Sizes of the io_uring ring (`poller: 'io_uring'`): operations in flight, buffer slots. */
+  /** Sizes of the completion ring (`poller: 'io_uring'` or `'iocp'`): operations in flight, buffer slots. */
   ring?: CompletionOptions;
 }
 
@@ -94,7 +94,7 @@ export interface SchedulerStatistics {
   fdWaits: number;
   /** Coroutine steps run since the scheduler was made. */
   steps: number;
-  /** I/O operations handed to a completion backend (io_uring) so far; 0 on readiness backends. */
+  /** I/O operations handed to a completion backend (io_uring, IOCP) so far; 0 on readiness backends. */
   completions: number;
   backend: BackendName;
   mode: PollerMode;
@@ -166,7 +166,7 @@ export class Scheduler {
     const { backend, mode } = resolvePoller(options.poller, options.mode);
     this.backend = backend.name;
     if (backend.kind === 'completion') {
-      this._io = new CompletionDriver(this, mode as 'integrated' | 'exclusive', options.ring);
+      this._io = new CompletionDriver(this, mode, options.ring);
     } else {
       let driver: ReadinessDriver | undefined;
       const opened = openPoller({

@@ -62,3 +62,18 @@ export class AddressError extends AsyncoroError {
     super(message, 'ERR_ADDRESS');
   }
 }
+
+/**
+ * The `AsyncFile` (a pipe end, a FIFO, a device) was closed, before the operation or while it
+ * waited, or was handed to a child process. `code` is `'ERR_FILE_CLOSED'`.
+ *
+ * @example
+ * ```ts
+ * try { yield* file.read(100) } catch (e) { if (e instanceof FileClosedError) return }
+ * ```
+ */
+export class FileClosedError extends AsyncoroError {
+  constructor(what: string) {
+    super(`${what}: the file is closed`, 'ERR_FILE_CLOSED');
+  }
+}

@@ -18,7 +18,7 @@ import { EV } from '../core/poller.js';
 import { PENDING, Suspend, running, type Op } from '../core/op.js';
 import type { Coro } from '../core/coro.js';
 import type { Scheduler } from '../core/scheduler.js';
-import { IO_ACCEPT, IO_RECV, IO_SEND, type IoOwner } from '../core/driver.js';
+import { IO_ACCEPT, IO_CONNECT, IO_RECV, IO_RECVFROM, IO_SEND, IO_SENDTO, type IoOwner } from '../core/driver.js';
 import { CoroStateError, NotInCoroError, SystemError, TimeoutError } from '../core/errors.js';
 import { AddressError, EOFError, MessageTooLargeError, SocketClosedError } from './errors.js';
 
@@ -116,9 +116,11 @@ class SocketWait extends Suspend<number> {
   deadline = NaN;
   what = '';
   waiter: Coro<unknown> | null = null;
-  /** The completion operation to run (IO_RECV, IO_SEND, IO_ACCEPT), or 0 for a readiness wait. */
+  /** The completion operation to run (IO_RECV, IO_SEND, IO_ACCEPT, ...), or 0 for a readiness wait. */
   kind = 0;
   buf: Uint8Array | null = null;
+  /** connect's and sendto's encoded address. */
+  addr: Uint8Array | null = null;
   off = 0;
   len = 0;
   /** The completion operation in flight, or -1 (a readiness wait). */
@@ -165,7 +167,7 @@ class SocketWait extends Suspend<number> {
       // Woken (with -EAGAIN, to try again) when the orphaned operation has ended.
       this.parked = true;
     } else if (this.kind !== 0 && s._io.completion) {
-      this.token = s._io.submit(c, this.kind, this.fd, this.buf, this.off, this.len, this.owner);
+      this.token = s._io.submit(c, this.kind, this.fd, this.buf, this.off, this.len, this.owner, this.addr);
     } else {
       // Every socket call waits only after its system call said EAGAIN, which is what a
       // persistent (edge-triggered on epoll) registration needs.
@@ -191,6 +193,7 @@ class SocketWait extends Suspend<number> {
   override _cancel(c: Coro<unknown>): void {
     // A completion's buffer stays with the driver until the kernel is done with it.
     this.buf = null;
+    this.addr = null;
     if (this.parked) this.parked = false;
     else if (this.token >= 0) {
       this.orphans++;
@@ -280,6 +283,8 @@ export class AsyncSocket implements IoOwner {
   /** Connections a completion backend accepted after their accept's coroutine stopped waiting. */
   private orphanFds: number[] | undefined;
   private pushback: Buffer | undefined;
+  /** Datagrams a completion backend received after their recvfrom's coroutine stopped waiting. */
+  private datagrams: Datagram[] | undefined;
   private addrBuf: Uint8Array | undefined;
   private lastTo: { key: string; addr: Uint8Array } | undefined;
   private pendingOptions: [number, number, number][] | undefined;
@@ -466,12 +471,13 @@ export class AsyncSocket implements IoOwner {
    * readiness backend, by waiting for readiness as {@link wait} does). Follow it with
    * {@link done}.
    */
-  private waitFor(op: SocketWait, what: string, kind: number, buf: Uint8Array | null, off: number, len: number): Op<number> {
+  private waitFor(op: SocketWait, what: string, kind: number, buf: Uint8Array | null, off: number, len: number, addr: Uint8Array | null = null): Op<number> {
     this.wait(op, what);
     op.kind = kind;
     op.buf = buf;
     op.off = off;
     op.len = len;
+    op.addr = addr;
     return op;
   }
 
@@ -482,6 +488,7 @@ export class AsyncSocket implements IoOwner {
    */
   private done(op: SocketWait, what: string, r: number): number {
     op.buf = null;
+    op.addr = null;
     const completed = op.token >= 0;
     op.token = -1;
     this.afterWait(op, what);
@@ -502,9 +509,17 @@ export class AsyncSocket implements IoOwner {
    * for the next accept, unless the socket is closed.
    */
   _orphaned(kind: number, result: number, buf: Uint8Array | null, off: number): void {
-    const op = kind === IO_SEND ? this.wop : this.rop;
+    const op = kind === IO_SEND || kind === IO_SENDTO || kind === IO_CONNECT ? this.wop : this.rop;
     if (op.orphans > 0) op.orphans--;
-    if (result > 0 && kind === IO_SEND) this.sent += result;
+    if (result > 0 && (kind === IO_SEND || kind === IO_SENDTO)) this.sent += result;
+    else if (result >= 0 && kind === IO_RECVFROM && buf !== null && !this.closed) {
+      // A datagram is kept whole, with its sender, for the next recvfrom.
+      this.received += result;
+      // recvfrom's buffer ends with the sender's address (see recvfrom).
+      const address = native.decodeAddress(buf.subarray(buf.length - K.ADDR_BYTES));
+      const data = Buffer.from(buf.subarray(off, off + result));
+      (this.datagrams ??= []).push({ data, address: typeof address === 'number' ? { family: 'unix', path: '' } : address });
+    }
     else if (result >= 0 && kind === IO_ACCEPT) {
       if (this.closed) native.close(result);
       else (this.orphanFds ??= []).push(result);
@@ -582,6 +597,17 @@ export class AsyncSocket implements IoOwner {
     this.wop.begin(checkOpts(opts));
     const sa = yield* this.encode(addr, 'connect');
     const fd = this.fdFor('connect');
+    if (this.completing() && this.family !== 'unix') {
+      // The kernel runs the whole connect (io_uring's CONNECT, IOCP's ConnectEx, which has no
+      // readiness to wait for); a non-blocking connect(2) would only say EINPROGRESS first.
+      // (A Unix socket connects at once or says EAGAIN: the plain call below serves it.)
+      for (;;) {
+        const r = this.done(this.wop, 'connect', yield* this.waitFor(this.wop, 'connect', IO_CONNECT, null, 0, 0, sa));
+        if (r === -EAGAIN) continue;  // the ring was full: submitted again now there is room
+        if (r < 0) throw new SystemError('connect', r);
+        return;
+      }
+    }
     const rc = native.connect(fd, sa);
     if (rc === 0) return;
     // A Unix stream socket whose listener's backlog is full says EAGAIN: wait and try again.
@@ -624,7 +650,7 @@ export class AsyncSocket implements IoOwner {
       if (this.pushback !== undefined && n > 0) return this.take(n);
       const fd = this.fdFor('recv');
       let into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
-      let got = n > 0 && this.knownEmpty() ? -EAGAIN : native.read(fd, into, 0, n);
+      let got = n > 0 && (this.knownEmpty() || this.rop.orphans > 0) ? -EAGAIN : native.read(fd, into, 0, n);
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         // The kernel fills a completion's buffer later: never the shared one.
@@ -676,7 +702,7 @@ export class AsyncSocket implements IoOwner {
       }
       const fd = this.fdFor('recvInto');
       // `tried`: the call itself just read and found nothing.
-      let got = tried || (length > 0 && this.knownEmpty()) ? -EAGAIN : native.read(fd, buf, offset, length);
+      let got = tried || (length > 0 && (this.knownEmpty() || this.rop.orphans > 0)) ? -EAGAIN : native.read(fd, buf, offset, length);
       tried = false;
       if (got === -EAGAIN) {
         this.drainedAt = -1;
@@ -704,7 +730,7 @@ export class AsyncSocket implements IoOwner {
         continue;
       }
       const fd = this.fdFor(what);
-      let got = this.knownEmpty() ? -EAGAIN : native.read(fd, out, off, n - off);
+      let got = this.knownEmpty() || this.rop.orphans > 0 ? -EAGAIN : native.read(fd, out, off, n - off);
       if (got === -EAGAIN) {
         this.drainedAt = -1;
         try {
@@ -851,10 +877,24 @@ export class AsyncSocket implements IoOwner {
   *recvfrom(n: number, opts?: OpOptions): Generator<unknown, Datagram, unknown> {
     checkSize(n, 'recvfrom');
     this.rop.begin(checkOpts(opts));
-    const from = new Uint8Array(K.ADDR_BYTES);
+    let from: Uint8Array = new Uint8Array(K.ADDR_BYTES);
     for (;;) {
-      const into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
-      const got = native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
+      if (this.datagrams !== undefined && this.datagrams.length > 0) {
+        const d = this.datagrams.shift()!;
+        return d.data.length <= n ? d : { data: d.data.subarray(0, n), address: d.address };
+      }
+      let into = n <= SCRATCH ? scratch() : Buffer.allocUnsafe(n);
+      // While an operation left behind by a terminated reader may still be receiving, reading now
+      // could overtake what it gets: wait (parked) for it to end first.
+      let got = this.rop.orphans > 0 ? -EAGAIN : native.recvfrom(this.fdFor('recvfrom'), into, 0, n, from);
+      if (got === -EAGAIN && this.completing()) {
+        // The kernel receives later, into a buffer of this call's own with room for the
+        // sender's address after the data.
+        into = Buffer.allocUnsafe(n + K.ADDR_BYTES);
+        got = this.done(this.rop, 'recvfrom', yield* this.waitFor(this.rop, 'recvfrom', IO_RECVFROM, into, 0, n));
+        if (got === -EAGAIN) continue;
+        if (got >= 0) from = into.subarray(n);
+      }
       if (got >= 0) {
         this.received += got;
         const address = native.decodeAddress(from);
@@ -879,7 +919,11 @@ export class AsyncSocket implements IoOwner {
       this.lastTo = { key, addr: sa };
     }
     for (;;) {
-      const n = native.sendto(this.fdFor('sendto'), buf, 0, buf.length, sa);
+      let n = native.sendto(this.fdFor('sendto'), buf, 0, buf.length, sa);
+      if (n === -EAGAIN && this.completing()) {
+        n = this.done(this.wop, 'sendto', yield* this.waitFor(this.wop, 'sendto', IO_SENDTO, buf, 0, buf.length, sa));
+        if (n === -EAGAIN) continue;
+      }
       if (n >= 0) {
         this.sent += n;
         return n;

@@ -93,8 +93,11 @@ export interface NativePollerConstructor {
   ): NativePoller;
 }
 
-/** How an io_uring {@link NativeRing} runs inside Node: there is no thread mode (see `Ring.modes`). */
-export type RingMode = 'integrated' | 'exclusive';
+/**
+ * How a {@link NativeRing} runs inside Node: io_uring in integrated or exclusive mode, IOCP in
+ * thread or exclusive mode (`Ring.modes` lists the binary's).
+ */
+export type RingMode = 'integrated' | 'thread' | 'exclusive';
 
 /** Constants of the completion contract (`native/completion.h`), for {@link NativeRing}. */
 export interface RingConstants {
@@ -108,6 +111,10 @@ export interface RingConstants {
   readonly OP_ACCEPT: number;
   readonly OP_CONNECT: number;
   readonly OP_POLL: number;
+  readonly OP_RECVFROM: number;
+  readonly OP_SENDTO: number;
+  /** The size of an encoded address ({@link NativeRing.recvfrom} writes one into its slot). */
+  readonly ADDR_BYTES: number;
   /** `flags & KIND_MASK` is the completed operation's `OP_*` kind. */
   readonly KIND_MASK: number;
   /** Set in flags when `cancel()` was called for the operation before it completed. */
@@ -116,6 +123,8 @@ export interface RingConstants {
   readonly FEAT_POLLABLE_FD: number;
   /** {@link NativeRing.features}: `wait(timeout)` needs no timeout operation (Linux 5.11+). */
   readonly FEAT_WAIT_TIMEOUT: number;
+  /** {@link NativeRing.features}: a thread may block in the wait while JavaScript submits (IOCP). */
+  readonly FEAT_THREAD_WAIT: number;
 }
 
 /** Sizes of a ring, fixed when it is opened; every table is allocated then, none per operation. */
@@ -124,7 +133,8 @@ export interface RingOptions {
   entries?: number;
   /**
    * Operations in flight at once (1..1048576, default 4096); beyond it submit calls return
-   * -ENOBUFS. Each costs about 160 bytes, allocated at open (connect's address storage included).
+   * -ENOBUFS. Each costs about 250 bytes on io_uring and 400 on IOCP (AcceptEx's address room),
+   * allocated at open (connect's address storage included).
    */
   maxOps?: number;
   /** Buffer slots for {@link NativeRing.register} (0..65536, default 64). */
@@ -140,7 +150,8 @@ export interface RingOptions {
 }
 
 /**
- * An io_uring ring (the completion contract, `native/completion.h`). Operations name a
+ * A completion ring: io_uring on Linux, IOCP on Windows (the completion contract,
+ * `native/completion.h`; {@link NativeBinding.ringBackend} says which). Operations name a
  * registered buffer slot and carry a caller's token (an int32 >= 0, unique among the operations
  * in flight); each produces exactly one completion, written into the `Int32Array` given to the
  * constructor as `[token, result, flags]` triples: result is a byte count (0 at EOF), a new fd
@@ -174,6 +185,15 @@ export interface NativeRing {
    * the socket calls (`-EINVAL` otherwise); the ring copies it, so the buffer can be reused at once.
    */
   connect(token: number, fd: number, addr: Uint8Array): number;
+  /**
+   * Queues the receipt of one datagram on socket `fd` into `slot[off, off + len)` (a longer one
+   * is cut to it); when it completes, the sender's address is written into
+   * `slot[addrOff, addrOff + ADDR_BYTES)`, encoded as {@link NativeBinding.recvfrom} writes it.
+   * The two ranges must not overlap (`-EINVAL`).
+   */
+  recvfrom(token: number, fd: number, slot: number, off: number, len: number, addrOff: number): number;
+  /** Queues one datagram `slot[off, off + len)` to `addr` (encoded by `sockaddr`; the ring copies it). */
+  sendto(token: number, fd: number, slot: number, off: number, len: number, addr: Uint8Array): number;
   /** Queues a one-shot readiness wait for `EV.READ`/`EV.WRITE`; the result is the `EV` bits seen. */
   poll(token: number, fd: number, events: number): number;
   /** Asks the kernel to cancel the operation with `token`: 0, or `-ENOENT` if none is in flight. */
@@ -226,7 +246,7 @@ export interface NativeRingConstructor {
     onCompletions?: ((count: number) => void) | undefined,
     options?: RingOptions,
   ): NativeRing;
-  /** The modes a ring can run in: `['integrated', 'exclusive']`. */
+  /** The modes a ring can run in, the default first: `['integrated', 'exclusive']` (io_uring), `['thread', 'exclusive']` (IOCP). */
   readonly modes: readonly RingMode[];
 }
 
@@ -274,16 +294,18 @@ export interface NativeBinding {
   /** Wakes the poller whose `wakeupFd` this is; callable from any thread. 0 or -errno. */
   wakeup(fd: number): number;
   readonly events: EventBits;
-  /** The io_uring completion ring; open one only where {@link ringProbe} returns 0. */
+  /** The completion ring (io_uring, IOCP); open one only where {@link ringProbe} returns 0. */
   readonly Ring: NativeRingConstructor;
   /**
-   * 0 when this host can open an io_uring ring with the operations sockets need, else -errno:
+   * 0 when this host can open a ring with the operations sockets need, else -errno. io_uring:
    * `-ENOSYS` (no io_uring, or a kernel older than 5.5), `-EPERM` (switched off by
    * `kernel.io_uring_disabled` or a seccomp filter), `-EOPNOTSUPP` (an operation missing, before 5.6).
    */
   ringProbe(): number;
   /** Constants of the completion contract. */
   readonly ring: RingConstants;
+  /** The binary's completion backend behind {@link Ring}: `'io_uring'` (Linux), `'iocp'` (Windows), or `''`. */
+  readonly ringBackend: 'io_uring' | 'iocp' | '';
   /** A pair of connected non-blocking Unix sockets into `out[0]`, `out[1]`. */
   socketpair(out: Int32Array, datagram?: boolean): number;
   /** A non-blocking pipe: `out[0]` reads, `out[1]` writes. */
@@ -296,6 +318,13 @@ export interface NativeBinding {
   close(fd: number): number;
   /** A close-on-exec duplicate of `fd`. */
   dup(fd: number): number;
+  /** A pidfd for child `pid`, readable once it has exited: fd, or -errno (`-ENOSYS` where there is none). */
+  pidfdOpen(pid: number): number;
+  /**
+   * A child's exit status without reaping it: 0 while it runs, `256 + code` once it exited,
+   * `512 + signal number` once a signal ended it, or -errno (`-ECHILD`: not a child, or reaped).
+   */
+  exitStatus(pid: number): number;
   readonly sockets: SocketConstants;
   /**
    * Encodes a numeric address into `out` (`ADDR_BYTES` long) once, for bind/connect/sendto:

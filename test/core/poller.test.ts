@@ -105,7 +105,8 @@ describe('core/poller: backends and modes', () => {
 
   it('turns a kernel refusal to open a poller into a SystemError (EMFILE under a low fd limit)', () => {
     const script = `
-      import { openPoller, SystemError } from './lib/index.ts';
+      import { openPoller } from './lib/core/poller.ts';
+      import { SystemError } from './lib/core/errors.ts';
       const kept = [];
       try {
         for (let i = 0; i < 100; i++) kept.push(openPoller({ poller: 'epoll', mode: 'exclusive' }));

@@ -1,5 +1,5 @@
 /**
- * What a completion backend (io_uring) adds under AsyncSocket, and what every backend must keep:
+ * What a completion backend (io_uring, IOCP) adds under AsyncSocket, and what every backend must keep:
  * the kernel runs the waiting recv/send/accept, so an operation whose coroutine stops waiting
  * (terminated) still ends in the kernel, and what it received or accepted is kept for the next
  * call. A ring with few slots or few operation records falls back to readiness waits and loses
@@ -116,6 +116,34 @@ for (const b of backends()) {
         });
       });
 
+      it('a recvfrom terminated while waiting loses no datagram: the next recvfrom gets it, with its sender', async () => {
+        await runCoro(t.sched, function* () {
+          const a = AsyncSocket.udp();
+          const b = AsyncSocket.udp();
+          yield* a.bind({ host: '127.0.0.1', port: 0 });
+          yield* b.bind({ host: '127.0.0.1', port: 0 });
+          const reader = spawn(function* () {
+            return yield* b.recvfrom(100);
+          });
+          yield* sleep(20);
+          reader.terminate();
+          try {
+            yield* reader.finish(1000);
+          } catch {
+            // finish() reports the termination
+          }
+          const to = b.localAddress as { port: number };
+          yield* a.sendto('first', { host: '127.0.0.1', port: to.port });
+          yield* a.sendto('second', { host: '127.0.0.1', port: to.port });
+          const one = yield* b.recvfrom(100, { timeout: 2000 });
+          const two = yield* b.recvfrom(100, { timeout: 2000 });
+          expect([one.data.toString(), two.data.toString()]).to.deep.equal(['first', 'second']);
+          expect(one.address).to.deep.equal(a.localAddress);
+          a.close();
+          b.close();
+        });
+      });
+
       it('a recv timeout that races the data keeps every byte, in order', async () => {
         await runCoro(t.sched, function* () {
           const [c, s] = yield* pair();
@@ -152,17 +180,18 @@ for (const b of backends()) {
 
 const ring = backends().find((b) => b.kind === 'completion');
 
-describe('io/socket on io_uring with a small ring', function () {
+describe(`io/socket on ${ring?.name ?? 'a completion backend'} with a small ring`, function () {
   this.timeout(30000);
   before(function () {
-    // The CI host has io_uring; a kernel that refuses rings (io_uring_disabled) has nothing to test here.
+    // The CI host has io_uring (Windows: IOCP); a kernel that refuses rings (io_uring_disabled)
+    // has nothing to test here.
     if (ring === undefined) this.skip();
   });
   afterEach(() => closeSchedulers());
 
-  for (const mode of ['integrated', 'exclusive'] as const) {
+  for (const mode of ring?.modes ?? []) {
     it(`${mode}: 40 connections on 2 buffer slots and 8 operation records all echo intact`, async () => {
-      const t = makeScheduler({ poller: 'io_uring', mode, ring: { slots: 2, maxOps: 8, entries: 8 } });
+      const t = makeScheduler({ poller: ring!.name, mode, ring: { slots: 2, maxOps: 8, entries: 8 } });
       await runCoro(t.sched, function* () {
         const [l, port] = yield* listener();
         const n = 40;

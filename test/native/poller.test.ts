@@ -460,7 +460,8 @@ describe('poller: process lifetime, workers, handler errors', function () {
     expect(msg).to.equal('done');
   });
 
-  it('reports registration of a regular file as the kernel error, not an exception', () => {
+  // epoll refuses regular files; the other backends have nothing to say about them.
+  (testedBackends().some((b) => b.name === 'epoll') ? it : it.skip)('reports registration of a regular file as the kernel error, not an exception', () => {
     const dir = mkdtempSync(join(tmpdir(), 'asyncoro-'));
     const fd = openSync(join(dir, 'f'), 'w');
     try {
