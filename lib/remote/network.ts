@@ -351,6 +351,12 @@ export class Network implements RefResolver {
   private readonly ghost: Peer;
   private readonly finalizer = new FinalizationRegistry<[Peer, number]>(([p, id]) => p._proxyGone(id));
   private closed = false;
+  /**
+   * close() began: the node said goodbye, so it takes no new connection and dials no one. A peer
+   * told goodbye redials at once (a static one, to find a restart); if this node still accepted
+   * while it flushes, that peer would see the leaving incarnation come back online.
+   */
+  private leaving = false;
   private counters = { authFailures: 0, oversizedFrames: 0, malformedFrames: 0, badDatagrams: 0 };
 
   /** @internal Made by joinNetwork. */
@@ -392,7 +398,7 @@ export class Network implements RefResolver {
         try {
           s = yield* net.listener.accept();
         } catch (e) {
-          if (net.closed) return;
+          if (net.closed || net.leaving) return;
           net.options.log(`accept failed: ${(e as Error).message}`);
           yield* sleep(100);
           continue;
@@ -501,7 +507,7 @@ export class Network implements RefResolver {
 
   /** A peer announced itself (discovery or relaying): the lower location dials. */
   private discovered(a: Announcement): void {
-    if (this.closed) return;
+    if (this.closed || this.leaving) return;
     const loc = `${a.host}:${a.port}`;
     if (loc === this.location) return;
     const p = this.peerMap.get(loc);
@@ -533,7 +539,7 @@ export class Network implements RefResolver {
 
   /** Dials `p` (unless a dial runs), with backoff; `forever` for the static peers. */
   private dial(p: Peer, forever: boolean): void {
-    if (p.dialing || this.closed) return;
+    if (p.dialing || this.closed || this.leaving) return;
     p.dialing = true;
     // A peer never reached queues what is sent to it until the dial ends; one that was lost stays
     // offline (sends dropped, requests refused) until a redial brings it back.
@@ -543,7 +549,7 @@ export class Network implements RefResolver {
       let delay = 100;
       const end = net.sched.clock.now() + net.options.reconnectFor;
       try {
-        while (!net.closed && p.state !== ONLINE && net.peerMap.get(p.location) === p) {
+        while (!net.closed && !net.leaving && p.state !== ONLINE && net.peerMap.get(p.location) === p) {
           try {
             yield* net.connect(p);
             return;
@@ -639,12 +645,18 @@ export class Network implements RefResolver {
         sock.close();
         return;
       }
+      if (this.leaving || this.closed) {
+        // Said goodbye meanwhile: accepting now would bring this incarnation back online there.
+        stream.close();
+        sock.close();
+        return;
+      }
       yield* sendAnswer(stream, encodeFrame(this, [1, this.name, this.host, this.port, this.incarnation]), t);
       this.adopt(stream, hello, undefined);
     } catch (e) {
       stream.close();
       sock.close();
-      if (this.closed) return;
+      if (this.closed || this.leaving) return;
       if (e instanceof HandshakeError) {
         this.counters.authFailures++;
         this.options.log(`refused connection from ${who}: ${e.message}`);
@@ -657,7 +669,7 @@ export class Network implements RefResolver {
 
   /** A connection passed its handshake: make it the peer's one connection. */
   private adopt(stream: Stream, id: { name: string; host: string; port: number; incarnation: string }, dialed: Peer | undefined): void {
-    if (this.closed) {
+    if (this.closed || this.leaving) {
       stream.close();
       return;
     }
@@ -669,15 +681,22 @@ export class Network implements RefResolver {
       dialed.lose(`it announces itself as ${loc}`);
     }
     let p = this.peerMap.get(loc);
+    let old: Peer | undefined;
     if (p !== undefined && p.incarnation !== '' && p.incarnation !== id.incarnation) {
       // A new incarnation at a known address: the old process is gone.
       this.peerMap.delete(loc);
-      p.lose('restarted');
+      old = p;
       p = undefined;
     }
     if (p === undefined) {
       p = new Peer(this, id.host, id.port, id.incarnation);
       this.peerMap.set(loc, p);
+    }
+    if (old !== undefined) {
+      // What was asked of the address (a locate by location, made while the old one was away)
+      // is for this incarnation; what was asked of the old one's coroutines fails.
+      old.handOver(p);
+      old.lose('restarted');
     }
     p.incarnation = id.incarnation;
     p.name = id.name;
@@ -710,7 +729,7 @@ export class Network implements RefResolver {
       this.options.log(`peer ${p.name} at ${p.location} is offline (${why})`);
       this.tellWatchers(new PeerStatus(p.name, p.location, 'offline', p.incarnation));
     }
-    if (this.closed) return;
+    if (this.closed || this.leaving) return;
     const isStatic = this.options.peers.some((s) => `${s.host}:${s.port}` === p.location);
     if (wasOnline && (isStatic || !p.bye) && this.peerMap.get(p.location) === p) {
       // The side with the lower location dials again (the other would be refused as a duplicate
@@ -1089,8 +1108,9 @@ export class Network implements RefResolver {
     const what = `locate '${name}'`;
     if (options.location !== undefined) {
       const p = yield* this.peerFor(options.location, what);
-      const r = yield* p.request([F.LOCATE, 0, kind, name], options.timeout, what);
-      return r === null || r === false ? undefined : r === true ? p : r;
+      const r = yield* p.request([F.LOCATE, 0, kind, name], options.timeout, what, true);
+      // A restart meanwhile handed the request to the new incarnation: it is the one that answered.
+      return r === null || r === false ? undefined : r === true ? (this.peerMap.get(p.location) ?? p) : r;
     }
     const asking = [...this.peerMap.values()].filter((p) => p.state === ONLINE);
     if (asking.length === 0) return undefined;
@@ -1150,7 +1170,7 @@ export class Network implements RefResolver {
   }
 
   /**
-   * Leaves the network: tells the peers (they see this node offline at once rather than after
+   * Leaves the network: stops taking connections, tells the peers (they see this node offline at once rather than after
    * the heartbeat timeout), flushes what is queued for up to `timeout` ms, and closes every
    * connection and socket.
    *
@@ -1160,7 +1180,10 @@ export class Network implements RefResolver {
    * ```
    */
   *close(timeout = 1000): Generator<unknown, void, unknown> {
-    if (this.closed) return;
+    if (this.closed || this.leaving) return;
+    // No new connections from here on: the listener goes first, before the goodbyes.
+    this.leaving = true;
+    this.listener.close();
     const online = [...this.peerMap.values()].filter((p) => p.state === ONLINE);
     for (const p of online) p.post([F.BYE]);
     const end = this.sched.clock.now() + timeout;

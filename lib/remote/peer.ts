@@ -40,10 +40,12 @@ const INITIAL_BUFFER = 64 * 1024;
 class RequestWait extends Suspend<unknown> {
   req = 0;
   constructor(
-    readonly peer: Peer,
+    public peer: Peer,
     readonly frame: unknown[],
     readonly timeout: number | undefined,
     readonly what: string,
+    /** Made to whatever node is at the address, not to this incarnation (see Peer.handOver). */
+    readonly byAddress: boolean,
   ) {
     super();
   }
@@ -54,7 +56,7 @@ class RequestWait extends Suspend<unknown> {
     this.frame[1] = req;
     p.post(this.frame);
     this.req = req;
-    p.reqs.set(req, { c, seq: c._q });
+    p.reqs.set(req, { c, seq: c._q, wait: this });
     if (this.timeout !== undefined) c._s._addTimer(c, this.timeout);
     return PENDING;
   }
@@ -65,6 +67,28 @@ class RequestWait extends Suspend<unknown> {
   override _cancel(): void {
     this.peer.reqs.delete(this.req);
   }
+
+  /** Asks `to` instead (the peer is gone from the entry's table already). */
+  moveTo(to: Peer, w: Waiting): void {
+    this.peer = to;
+    const req = (to.nextReq = (to.nextReq + 1) & 0x3fffffff || 1);
+    this.frame[1] = req;
+    this.req = req;
+    to.reqs.set(req, w);
+    try {
+      to.post(this.frame);
+    } catch (e) {
+      to.reqs.delete(req);
+      w.c._s._wake(w.c, w.seq, e, true);
+    }
+  }
+}
+
+/** A coroutine in a RequestWait. */
+interface Waiting {
+  c: Coro<unknown>;
+  seq: number;
+  wait: RequestWait;
 }
 
 /** Waits for the send queue to fall below the low-water mark. */
@@ -147,7 +171,7 @@ export class Peer implements PeerLink {
 
   // requests
   nextReq = 0;
-  readonly reqs = new Map<number, { c: Coro<unknown>; seq: number }>();
+  readonly reqs = new Map<number, Waiting>();
 
   lastRecv = 0;
   lastSend = 0;
@@ -247,14 +271,19 @@ export class Peer implements PeerLink {
     }
   }
 
-  *request(frame: unknown[], timeout: number | undefined, what: string): Generator<unknown, unknown, unknown> {
+  /**
+   * Sends request `frame` and waits for its answer. `byAddress`: the request is for whatever node
+   * is at this address (a locate by location), so a restart hands it to the new incarnation
+   * rather than failing it.
+   */
+  *request(frame: unknown[], timeout: number | undefined, what: string, byAddress = false): Generator<unknown, unknown, unknown> {
     if (this.state === OFFLINE) throw new PeerLostError(what, this.location);
     if (this.queued() >= this.maxQueue - this.lowWater) {
       const t0 = this.net.sched.clock.now();
       yield* this.drain(timeout);
       if (timeout !== undefined) timeout = Math.max(0, timeout - (this.net.sched.clock.now() - t0));
     }
-    return yield* new RequestWait(this, frame, timeout, what);
+    return yield* new RequestWait(this, frame, timeout, what, byAddress);
   }
 
   drain(timeout: number | undefined): Op<void> {
@@ -333,6 +362,19 @@ export class Peer implements PeerLink {
       }
     }
     this.net._peerLost(this, why, wasOnline);
+  }
+
+  /**
+   * This incarnation is gone and `to`, a new one, answers at its address: the requests made to the
+   * address rather than to this incarnation are asked again of `to` (their timeouts run on). Called
+   * before `lose`, which fails the rest.
+   */
+  handOver(to: Peer): void {
+    for (const [req, w] of this.reqs) {
+      if (!w.wait.byAddress) continue;
+      this.reqs.delete(req);
+      w.wait.moveTo(to, w);
+    }
   }
 
   /** The connection is being replaced by a newer one to the same peer: no notices, answers lost. */

@@ -10,6 +10,8 @@ import { joinNetwork, PeerStatus, peerStatus, type Network, type NetworkOptions 
 import { RemoteChannel, RemoteCoro } from '../../lib/remote/refs.js';
 import { RCI } from '../../lib/remote/rci.js';
 import { PeerLostError, RemoteError, SendQueueFullError } from '../../lib/remote/errors.js';
+import { AsyncSocket } from '../../lib/io/socket.js';
+import { SystemError } from '../../lib/core/errors.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
 import { freeUdpPort, startPeer, stopPeers, type PeerProcess } from '../helpers/peers.js';
 
@@ -146,11 +148,18 @@ describe('remote/peers (processes on loopback)', function () {
       void b.stop();
       const off = yield* waitStatus('offline', 5000);
       const offMs = Date.now() - t0;
+      // Asked of the address while nobody is there: the restarted process answers it.
+      const early = spawn(function* () {
+        return (yield* Coro.locate('echo', { location: `127.0.0.1:${port}`, timeout: 15000 })) as RemoteCoro;
+      });
       yield* sleep(200);
       yield startPeer({ name: 'b', secret: SECRET, discover: false, tcpPort: port });
       const again = yield* waitStatus('online', 15000);
       const fresh = (yield* Coro.locate('echo', { location: `127.0.0.1:${port}`, timeout: 5000 })) as RemoteCoro;
-      return { on, off, offMs, again, oldAlive: old.isAlive, freshAlive: fresh.isAlive };
+      const asked = yield* early.finish(5000);
+      // No other notice: the leaving process took no connection after its goodbye.
+      const more = yield* receive((m): m is PeerStatus => m instanceof PeerStatus, 300, null);
+      return { on, off, offMs, again, oldAlive: old.isAlive, freshAlive: fresh.isAlive, asked, fresh, more };
     });
     expect(r.off.incarnation).to.equal(r.on.incarnation);
     // Well under the 90 s that heartbeats would take: the peer said goodbye.
@@ -158,6 +167,52 @@ describe('remote/peers (processes on loopback)', function () {
     expect(r.again.incarnation).to.not.equal(r.on.incarnation);
     expect(r.oldAlive).to.equal(false);
     expect(r.freshAlive).to.equal(true);
+    expect(r.asked).to.equal(r.fresh);
+    expect(r.more).to.equal(null);
+  });
+
+  it('a node leaving the network takes no new connection while it flushes its goodbyes', async () => {
+    // c stops reading, so the close below keeps flushing the queue to it until its timeout.
+    const c = await startPeer({ name: 'c', secret: SECRET, discover: false, heartbeat: 30000 });
+    const r = await withNetwork({ name: 'a', discover: false, heartbeat: 30000, maxQueueBytes: 1024 * 1024, peers: [`127.0.0.1:${c.port}`] }, function* (net) {
+      peerStatus(self());
+      yield* waitStatus('online');
+      const sink = (yield* Coro.locate('sink', { location: `127.0.0.1:${c.port}`, timeout: 5000 })) as RemoteCoro;
+      c.proc.kill('SIGSTOP');
+      const chunk = Buffer.alloc(64 * 1024, 7);
+      let full = false;
+      for (let i = 0; i < 4000 && !full; i++) {
+        try {
+          sink.send(chunk);
+        } catch (e) {
+          if (!(e instanceof SendQueueFullError)) throw e;
+          full = true;
+        }
+        if (i % 8 === 7) yield* sleep(1);
+      }
+      const t0 = Date.now();
+      const leaving = spawn(function* () {
+        yield* net.close(1500);
+      });
+      yield* sleep(100);
+      const sock = AsyncSocket.tcp();
+      let refused: unknown = null;
+      try {
+        yield* sock.connect({ host: '127.0.0.1', port: net.port }, { timeout: 1000 });
+      } catch (e) {
+        refused = e;
+      } finally {
+        sock.close();
+      }
+      yield* leaving.finish(5000);
+      c.proc.kill('SIGCONT');
+      return { full, refused, closeMs: Date.now() - t0 };
+    });
+    expect(r.full).to.equal(true);
+    // Still flushing when the connection was tried: it was refused, not accepted.
+    expect(r.closeMs).to.be.greaterThan(1000);
+    expect(r.refused).to.be.instanceOf(SystemError);
+    expect((r.refused as SystemError).code).to.equal('ECONNREFUSED');
   });
 
   describe('with one peer process', () => {
