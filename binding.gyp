@@ -28,7 +28,8 @@
         ["OS=='win'", {
           # Built here by scripts/build-win32.sh (mingw-w64), which reads these lists; node.exe's
           # imports are delay-loaded and resolved against the running executable.
-          "sources": ["native/poller_epoll.cc", "native/poller_poll.cc", "native/poller_select_win.cc",
+          "sources": ["native/poller_epoll.cc", "native/poller_kqueue.cc", "native/poller_devpoll.cc",
+                      "native/poller_poll.cc", "native/poller_select_win.cc",
                       "native/uring.cc", "native/win_delay_load.cc"],
           "defines": ["_WIN32_WINNT=0x0603", "WIN32_LEAN_AND_MEAN", "NOMINMAX"],
           "libraries": ["-lws2_32", "-liphlpapi"]
