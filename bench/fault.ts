@@ -109,7 +109,7 @@ async function restartLatency(cycles: number, how: 'restart' | 'respawn' | 'supe
       while (runs <= cycles) {
         const st = yield* receive(isStatus);
         if (st.kind !== 'error') break;
-        if (how === 'restart') st.coro.restart();
+        if (how === 'restart') w.restart();
         else {
           w = spawn(worker);
           w.notify(self());

@@ -1,11 +1,12 @@
 /**
- * Peers at work: this process starts three worker processes on loopback. They find each other by
- * UDP broadcast, the coordinator runs coroutines on them by RCI, broadcasts on a channel its
- * workers' coroutines subscribed to, kills one worker with SIGKILL in the middle of its job, and
- * sees it go: its pending result fails with PeerLostError and the peer is reported offline. The
- * others finish; everything is printed as it happens.
+ * Peers at work (`npm start`): this process starts three worker processes on loopback. They find
+ * each other by UDP broadcast; the coordinator runs a job on each by RCI and monitors the three
+ * remote coroutines, broadcasts on a channel its workers' coroutines subscribed to, and kills one
+ * worker with SIGKILL in the middle of its job. The monitor of that job hears of it (a
+ * MonitorStatus with a PeerLostError) and runs the job again on a worker that is still there; the
+ * other monitors hear of normal ends with their results. Everything is printed as it happens.
  *
- * Run: `npx tsx examples/peers-demo.ts`
+ * Run: `npm start`, or `npx tsx examples/peers-demo.ts`.
  */
 import { spawn as spawnProcess, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import {
   Channel,
   Coro,
+  MonitorStatus,
   PeerLostError,
   PeerStatus,
   RCI,
@@ -28,17 +30,19 @@ import {
 } from '../lib/index.js';
 
 const WORKERS = ['ada', 'brian', 'carol'];
+/** Each worker's job: crunch(n) at a pace (ms of sleep per 10 steps). carol's is too slow to end before she is killed. */
+const JOBS: Record<string, [n: number, pace: number]> = { ada: [100, 20], brian: [200, 20], carol: [300, 2000] };
 const t0 = performance.now();
 const log = (who: string, text: string): void => console.log(`${((performance.now() - t0) / 1000).toFixed(2).padStart(6)} s  ${who.padEnd(11)} ${text}`);
 
 const [role, name, secret, udp] = process.argv.slice(2);
 
 if (role === 'worker') {
-  // A worker: hosts the RCI 'crunch' and stays until SIGTERM (or SIGKILL).
+  // A worker: hosts the RCIs 'crunch' and 'whoDoYouKnow', and stays until SIGTERM (or SIGKILL).
   const sched = new Scheduler();
   sched.spawn(function* () {
     const net = yield* joinNetwork({ name: name!, secret: secret!, udpPort: Number(udp), discover: { interval: 300 }, heartbeat: 500, log: () => {} });
-    new RCI(function* crunch(n: number, news: RemoteChannel, boss: RemoteCoro) {
+    new RCI(function* crunch(n: number, pace: number, news: RemoteChannel, boss: RemoteCoro) {
       const listener = spawn(function* listener() {
         for (;;) {
           const m = yield* receive();
@@ -51,7 +55,7 @@ if (role === 'worker') {
       let sum = 0;
       for (let i = 1; i <= n; i++) {
         sum += i * i;
-        if (i % 10 === 0) yield* sleep(20);
+        if (i % 10 === 0) yield* sleep(pace);
       }
       return sum;
     }).register();
@@ -103,26 +107,50 @@ if (role === 'worker') {
       log(w, `knows ${known.join(', ')}`);
     }
     const news = new Channel('news').register();
-    const jobs = new Map<string, RemoteCoro>();
-    for (const [i, w] of WORKERS.entries()) {
-      const crunch = yield* RCI.locate<[number, Channel, Coro], number>('crunch', { location: w, timeout: 5000 });
-      // carol gets a long job: she will not live to finish it.
-      const n = w === 'carol' ? 100_000 : 100 * (i + 1);
-      jobs.set(w, yield* crunch.call(n, news, self()));
-      log('coordinator', `started crunch(${n}) on ${w}: ${String(jobs.get(w))}`);
+    const boss = self();
+
+    /** Starts `job`'s crunch on `worker` and returns the remote coroutine. */
+    function* start(job: string, worker: string): Generator<unknown, RemoteCoro, unknown> {
+      const crunch = yield* RCI.locate<[number, number, Channel, Coro], number>('crunch', { location: worker, timeout: 5000 });
+      const [n, pace] = JOBS[job]!;
+      const rc = yield* crunch.call(n, worker === job ? pace : 20, news, boss);
+      log('coordinator', `started ${job}'s job crunch(${n}) on ${worker}: ${String(rc)}`);
+      return rc;
     }
-    const waiting = [...jobs].map(([w, rc]) =>
-      spawn(function* () {
-        try {
-          const v = yield* rc.finish();
-          log('coordinator', `${w} finished: ${String(v)}`);
-          return v;
-        } catch (e) {
-          log('coordinator', `${w}'s job failed: ${e instanceof PeerLostError ? 'PeerLostError (the peer is gone)' : String(e)}`);
-          return e;
+
+    // The jobs' monitor: one MonitorStatus per remote coroutine it watches. A job whose peer is
+    // lost runs again on a worker that is still online, and is watched there.
+    const monitor = spawn(function* jobs() {
+      const running = new Map<RemoteCoro, string>();
+      for (const w of WORKERS) {
+        const rc = yield* start(w, w);
+        yield* self().monitor(rc);
+        running.set(rc, w);
+      }
+      const results = new Map<string, number>();
+      let reruns = 0;
+      while (running.size > 0) {
+        const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus, 30000, null);
+        if (st === null) throw new Error('a job was never heard of again');
+        const job = running.get(st.coro as RemoteCoro)!;
+        running.delete(st.coro as RemoteCoro);
+        if (st.kind === 'normal') {
+          log('monitor', `${job}'s job ended normally on ${(st.coro as RemoteCoro).location}: ${String(st.value)}`);
+          results.set(job, st.value as number);
+        } else if (st.error instanceof PeerLostError) {
+          log('monitor', `${job}'s job is lost with its peer: PeerLostError (${st.error.message})`);
+          const spare = net.peers().find((p) => p.status === 'online' && WORKERS.includes(p.name))!.name;
+          const rc = yield* start(job, spare);
+          yield* self().monitor(rc);
+          running.set(rc, job);
+          reruns++;
+        } else {
+          log('monitor', `${job}'s job ended with ${st.kind}: ${String(st.error)}`);
         }
-      }),
-    );
+      }
+      return { results, reruns };
+    });
+
     yield* sleep(200);
     const sent = yield* news.deliver({ text: 'hello workers', at: new Date() }, { n: WORKERS.length, timeout: 5000 });
     log('coordinator', `broadcast on channel 'news' to ${sent} subscribers`);
@@ -134,11 +162,9 @@ if (role === 'worker') {
     children.get('carol')!.kill('SIGKILL');
     const off = yield* receive((m): m is PeerStatus => m instanceof PeerStatus && m.status === 'offline', 10000, null);
     log('coordinator', off === null ? 'carol was not reported offline' : `${off.name} is ${off.status}`);
-    const results = [];
-    for (const w of waiting) results.push(yield* w.finish());
-    const ok = results.filter((r) => typeof r === 'number').length;
-    const lost = results.filter((r) => r instanceof PeerLostError).length;
-    log('coordinator', `${ok} jobs finished, ${lost} lost with its peer; ${net.statistics().framesOut} frames sent, ${net.statistics().framesIn} received`);
+    const { results, reruns } = (yield* monitor.finish()) as { results: Map<string, number>; reruns: number };
+    const s = net.statistics();
+    log('coordinator', `${results.size} of ${WORKERS.length} jobs done (${reruns} run again after its peer was lost); ${s.framesOut} frames sent, ${s.framesIn} received`);
     for (const [w, p] of children) if (w !== 'carol') p.kill('SIGTERM');
     yield* net.close();
     log('coordinator', 'left the network');

@@ -1,8 +1,8 @@
 /**
- * The example programs run as a newcomer would run them, in child processes: the demos behind
- * `npm start`, the seed's TCP server with the echo client, the chat server with two clients, the
- * supervised worker tree, the UDP ping, and the TLS echo. They must keep working as the library
- * changes.
+ * The example programs run as a newcomer would run them, in child processes: `npm start` (the
+ * peers demo), `npm run demo:local` and its two demos on the other backends, the seed's TCP
+ * server with the echo client, the chat server with two clients, the supervised worker tree, the
+ * UDP ping, and the TLS echo. They must keep working as the library changes.
  */
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -31,6 +31,16 @@ function start(file: string, args: string[] = []): { proc: ChildProcess; done: P
   return { proc, done };
 }
 
+/** Runs `npm <args>` in the project, as a newcomer would. */
+function npm(args: string[]): Promise<Run> {
+  const proc = spawn('npm', args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  proc.stdout!.on('data', (d) => (out += d));
+  proc.stderr!.on('data', (d) => (err += d));
+  return new Promise<Run>((resolve) => proc.on('exit', (code) => resolve({ code, out, err })));
+}
+
 /** Resolves with the port a server prints in its "listening on 127.0.0.1:<port>" line. */
 function listening(proc: ChildProcess): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -47,8 +57,15 @@ function listening(proc: ChildProcess): Promise<number> {
 describe('examples', function () {
   this.timeout(60000);
 
-  for (const args of [[], ['--poller', 'poll', '--mode', 'exclusive'], ['--poller', 'select', '--mode', 'thread']]) {
-    it(`coro-demo and socket-demo ${args.join(' ') || '(default backend)'}`, async () => {
+  it('npm run demo:local: coro-demo and socket-demo on the default backend', async () => {
+    const run = await npm(['run', 'demo:local']);
+    expect(run.code, run.err).to.equal(0);
+    expect(run.out).to.contain('ring done: 60,000 messages').and.contain('total correct').and.contain('pipe bytes via poller  100,000');
+    expect(run.out).to.contain('connections served     1,000').and.contain('20,000, 1.0 MB echoed, every byte checked');
+  });
+
+  for (const args of [['--poller', 'poll', '--mode', 'exclusive'], ['--poller', 'select', '--mode', 'thread']]) {
+    it(`coro-demo and socket-demo ${args.join(' ')}`, async () => {
       const coro = await start('coro-demo.ts', args).done;
       expect(coro.code, coro.err).to.equal(0);
       expect(coro.out).to.contain('ring done: 60,000 messages').and.contain('total correct').and.contain('pipe bytes via poller  100,000');
@@ -65,12 +82,20 @@ describe('examples', function () {
     expect(run.out).to.contain('client certificates seen: CN=asyncoro test client');
   });
 
-  it('peers-demo: worker processes discover each other, run jobs, hear a broadcast, and one is killed', async () => {
-    const run = await start('peers-demo.ts').done;
-    expect(run.code, run.err).to.equal(0);
-    for (const w of ['ada', 'brian', 'carol']) expect(run.out).to.match(new RegExp(`${w} is online`)).and.match(new RegExp(`${w} +heard "hello workers" \\(a Date came back as a Date\\)`));
-    expect(run.out).to.match(/ada +knows brian, carol, coordinator/);
-    expect(run.out).to.contain("carol's job failed: PeerLostError").and.contain('carol is offline').and.contain('2 jobs finished, 1 lost with its peer');
+  it('npm start (peers-demo): workers discover each other, run monitored jobs, hear a broadcast; one is killed and its job runs again elsewhere', async () => {
+    // Through npm itself, as the README says to run it.
+    const { code, out, err } = await npm(['start']);
+    expect(code, err).to.equal(0);
+    expect(out).to.contain('tsx examples/peers-demo.ts');
+    for (const w of ['ada', 'brian', 'carol']) expect(out).to.match(new RegExp(`${w} is online`)).and.match(new RegExp(`${w} +heard "hello workers" \\(a Date came back as a Date\\)`));
+    expect(out).to.match(/ada +knows brian, carol, coordinator/);
+    // The monitors: two normal ends with their results, one lost peer, and its job run again.
+    expect(out).to.match(/monitor +ada's job ended normally on 127\.0\.0\.1:\d+: 338350/);
+    expect(out).to.match(/monitor +brian's job ended normally on 127\.0\.0\.1:\d+: 2686700/);
+    expect(out).to.match(/monitor +carol's job is lost with its peer: PeerLostError \(.*peer 127\.0\.0\.1:\d+ is offline\)/);
+    expect(out).to.match(/started carol's job crunch\(300\) on (ada|brian)/);
+    expect(out).to.match(/monitor +carol's job ended normally on 127\.0\.0\.1:\d+: 9045050/);
+    expect(out).to.contain('carol is offline').and.contain('3 of 3 jobs done (1 run again after its peer was lost)');
   });
 
   it('tcp-server answers echo-client', async () => {

@@ -364,8 +364,8 @@ export class Coro<R = unknown> {
    *
    * @example
    * ```ts
-   * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus);
-   * if (st.kind !== 'normal') st.coro.restart({ delay: 100 });
+   * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus && m.coro === worker);
+   * if (st.kind !== 'normal') worker.restart({ delay: 100 });
    * ```
    */
   restart(options: { delay?: number } = {}): this {

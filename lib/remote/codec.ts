@@ -11,6 +11,9 @@
  * incarnation, name). The network that decodes a frame turns them back into the local object
  * when the reference points home, else into the canonical proxy of the peer it names. Which
  * network encodes or decodes is module state set around each (synchronous) pack and unpack.
+ * A third carries a {@link MonitorStatus} sent to a remote monitor (a proxy given to
+ * `coro.notify`, a remote subscriber of a channel that monitors): (coro, kind, value or wire
+ * error), so it arrives as a MonitorStatus whose error is a {@link RemoteError}.
  *
  * Nothing here runs before a connection has authenticated (lib/remote/auth.ts): the handshake
  * has its own fixed binary format, so no byte from an unauthenticated peer reaches msgpackr.
@@ -22,6 +25,7 @@ import { Packr, Unpackr, addExtension } from 'msgpackr';
 import { Coro } from '../core/coro.js';
 import { AsyncoroError, TimeoutError } from '../core/errors.js';
 import { Channel } from '../msg/channel.js';
+import { MonitorStatus } from '../supervise/monitor.js';
 import { FileRefusedError, PeerLostError, RemoteError } from './errors.js';
 import { RemoteChannel, RemoteCoro } from './refs.js';
 
@@ -47,6 +51,7 @@ const EXT_CORO = 60;
 const EXT_REMOTE_CORO = 61;
 const EXT_CHANNEL = 62;
 const EXT_REMOTE_CHANNEL = 63;
+const EXT_MONITOR_STATUS = 64;
 
 function noContext(): never {
   throw new AsyncoroError('a Coro or Channel can be sent only in a message to a peer', 'ERR_NOT_SENDABLE');
@@ -89,6 +94,24 @@ addExtension({
     return [p.host, p.port, p.incarnation, p.name];
   },
   read: readChannel,
+});
+
+addExtension({
+  Class: MonitorStatus,
+  type: EXT_MONITOR_STATUS,
+  write(st: MonitorStatus): unknown[] {
+    if (encoding === null) noContext();
+    return [st.coro, st.kind, st.kind === 'normal' ? st.value : errorToWire(st.error)];
+  },
+  read(d: unknown): MonitorStatus {
+    if (!Array.isArray(d) || d.length !== 3) throw new BadFrame('bad monitor status');
+    const [coro, kind, v] = d as unknown[];
+    if (!(coro instanceof Coro || coro instanceof RemoteCoro) || (kind !== 'normal' && kind !== 'error' && kind !== 'terminated')) {
+      throw new BadFrame('bad monitor status');
+    }
+    const where = coro instanceof RemoteCoro ? coro.location : `${decoding!.host}:${decoding!.port}`;
+    return new MonitorStatus(coro, kind, kind === 'normal' ? v : wireToError(where, v));
+  },
 });
 
 /** A malformed reference inside a frame: the frame (and its connection) is refused. */

@@ -29,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { Coro, checkTimeout, sleep, suspend, type CoroFn } from '../core/coro.js';
+import { Coro, F_RESTARTABLE, checkTimeout, sleep, suspend, type CoroFn } from '../core/coro.js';
 import { AsyncoroError, CoroStateError } from '../core/errors.js';
 import { running, type Op } from '../core/op.js';
 import { defaultScheduler, type Scheduler } from '../core/scheduler.js';
@@ -787,7 +787,8 @@ export class Network implements RefResolver {
     }
     for (const [name, ch] of this.channels) if (!ch.isAlive) this.channels.delete(name);
     for (const [id, c] of this.coros) {
-      if (c.isAlive) continue;
+      // One that may still be restarted in place keeps its id: its proxies stay valid.
+      if (c.isAlive || (c._f & F_RESTARTABLE) !== 0) continue;
       // Kept one more round after its end, for a finish() or deliver already on its way.
       if (this.endedSeen.has(id)) {
         this.coros.delete(id);
@@ -844,7 +845,8 @@ export class Network implements RefResolver {
   private localCoro(p: Peer, id: unknown): Coro | undefined {
     check(isId(id), 'a coroutine id');
     const c = this.coros.get(id);
-    if (c !== undefined && c.isAlive) return c;
+    // A coroutine that ended and may be restarted takes messages for its next run, as locally.
+    if (c !== undefined && (c.isAlive || (c._f & F_RESTARTABLE) !== 0)) return c;
     p.post([F.DEAD, id]);
     return undefined;
   }
@@ -965,15 +967,12 @@ export class Network implements RefResolver {
         check(m instanceof RemoteCoro || m instanceof RemoteChannel, 'a monitor');
         const hooks = remoteMonitorHooks();
         const c = this.coros.get(id);
-        if (hooks === undefined) {
-          p.fail(req, new AsyncoroError(`the monitors layer is not loaded at ${this.location}`, 'ERR_MONITOR_UNAVAILABLE'));
-          return;
-        }
         if (c === undefined) {
           p.post([F.STATUS, id, 'error', errorToWire(new CoroStateError(`no coroutine ${id} at ${this.location}`, 'ERR_UNKNOWN_CORO')), m]);
           p.reply(req, true);
           return;
         }
+        const log = this.options.log;
         const relay: MonitorTarget = {
           send(st: unknown): void {
             const [kind, v] = hooks.unpack(st);
@@ -981,6 +980,13 @@ export class Network implements RefResolver {
           },
           get isAlive(): boolean {
             return m.isAlive;
+          },
+          restarted(): void {
+            try {
+              p.post([F.RESTARTED, id, m]);
+            } catch (e) {
+              log(`telling ${String(m)} of the restart of coroutine ${id} failed: ${(e as Error).message}`);
+            }
           },
         };
         try {
@@ -1000,15 +1006,22 @@ export class Network implements RefResolver {
           if (i >= 0) list.splice(i, 1);
           if (list.length === 0) p.monitored.delete(id);
         }
-        const hooks = remoteMonitorHooks();
-        if (hooks === undefined || !m.isAlive) return;
         const proxy = p.proxy(id, 'coro');
         proxy._dead = true;
+        if (!m.isAlive) return;
         try {
-          m.send(hooks.status(proxy, kind, kind === 'normal' ? v : wireToError(p.location, v)));
+          m.send(remoteMonitorHooks().status(proxy, kind, kind === 'normal' ? v : wireToError(p.location, v)));
         } catch (e) {
           this.options.log(`monitor ${String(m)} failed: ${(e as Error).message}`);
         }
+        return;
+      }
+      case F.RESTARTED: {
+        check(f.length === 3 && isId(f[1]), 'RESTARTED');
+        const [, id, m] = f as [number, number, unknown];
+        check(m instanceof Coro || m instanceof Channel || m instanceof RemoteCoro || m instanceof RemoteChannel, 'a monitor');
+        p.proxy(id, 'coro')._dead = false;
+        if (m.isAlive) p.watch(id, m);
         return;
       }
       case F.DEAD:

@@ -349,10 +349,16 @@ export class Peer implements PeerLink {
     const hooks = remoteMonitorHooks();
     const watched = [...this.monitored];
     this.monitored.clear();
-    if (hooks !== undefined) {
-      for (const [id, monitors] of watched) {
-        const proxy = this.proxy(id, this.proxies.get(id)?.deref()?.name ?? 'coro');
-        for (const m of monitors) if (m.isAlive) m.send(hooks.status(proxy, 'error', new PeerLostError(`${String(proxy)}`, this.location)));
+    for (const [id, monitors] of watched) {
+      const proxy = this.proxy(id, this.proxies.get(id)?.deref()?.name ?? 'coro');
+      for (const m of monitors) {
+        if (!m.isAlive) continue;
+        // One monitor that fails (a channel's transform) does not keep the others from hearing.
+        try {
+          m.send(hooks.status(proxy, 'error', new PeerLostError(String(proxy), this.location)));
+        } catch (e) {
+          this.net.options.log(`monitor ${String(m)} failed: ${(e as Error).message}`);
+        }
       }
     }
     this.net._peerLost(this, why, wasOnline);

@@ -142,8 +142,17 @@ export class RemoteCoro {
   }
 
   /**
-   * Makes `monitor` (a local coroutine) hear when this remote coroutine ends, or when its peer is
-   * lost. What it receives is the monitors layer's status message; see `lib/remote/monitor-seam.ts`.
+   * Makes `monitor` (a local coroutine or channel) receive a `MonitorStatus` when this remote
+   * coroutine ends (its `coro` is this proxy; an error comes as a {@link RemoteError}), or when
+   * its peer is lost (kind `'error'`, a {@link PeerLostError}). `yield* self().monitor(remote)`
+   * says the same from the monitor's side. Answers after a round trip to the peer: true, or
+   * false if `monitor` was watching already or has ended.
+   *
+   * @example
+   * ```ts
+   * yield* self().monitor(rcoro);
+   * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus && m.coro === rcoro);
+   * ```
    */
   notify(monitor: MonitorTarget): Op<boolean> {
     return monitorRemote(this, monitor);

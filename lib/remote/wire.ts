@@ -48,4 +48,6 @@ export const F = {
   PEERS: 20,
   /** The peer shuts down: [BYE]. */
   BYE: 21,
+  /** [RESTARTED, id, monitorRef]: a monitored coroutine that ended was restarted in place. */
+  RESTARTED: 22,
 } as const;

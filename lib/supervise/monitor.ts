@@ -12,9 +12,13 @@
  * ({@link MonitorStatus.hold}) to decide later.
  *
  * Monitors are anything with `send(msg)` and `isAlive` ({@link MonitorTarget}): a coroutine, a
- * channel, or (the peers layer) a proxy of a remote coroutine, which holds the notice until the
- * remote monitor has handled it. Targets are anything with `notify(monitor)`
- * ({@link Monitorable}), so a proxy of a remote coroutine can be monitored the same way.
+ * channel, or (the peers layer) a proxy of a remote coroutine, to which the status travels as a
+ * message. Targets are anything with `notify(monitor)` ({@link Monitorable}), so a proxy of a
+ * remote coroutine can be monitored the same way: its monitors receive a {@link MonitorStatus}
+ * whose `coro` is the proxy when it ends there, or when its peer is lost (kind `'error'`, a
+ * `PeerLostError`). Only a monitor on the coroutine's own node can restart it: the network
+ * forwards the status and does not hold it, so the coroutine is released (or restarted) by what
+ * its local monitors decide.
  *
  * @module
  */
@@ -34,6 +38,8 @@ import { CoroStateError } from '../core/errors.js';
 import { Notice } from '../core/notice.js';
 import type { Op } from '../core/op.js';
 import { mailboxRestarted } from '../msg/mailbox.js';
+import { setRemoteMonitorHooks } from '../remote/monitor-seam.js';
+import type { RemoteCoro } from '../remote/refs.js';
 
 /**
  * What can be told that a coroutine ended: a {@link Coro}, a `Channel` (which broadcasts the
@@ -42,6 +48,11 @@ import { mailboxRestarted } from '../msg/mailbox.js';
 export interface MonitorTarget {
   send(msg: unknown): void;
   readonly isAlive: boolean;
+  /**
+   * Optional: told when a coroutine it monitors is restarted in place (after the status of its
+   * end). The peers layer's relay uses it to tell a remote monitor that the coroutine lives again.
+   */
+  restarted?(coro: Coro): void;
 }
 
 /**
@@ -63,13 +74,13 @@ export type ExitKind = 'normal' | 'error' | 'terminated';
  * const st = yield* receive((m): m is MonitorStatus => m instanceof MonitorStatus);
  * if (st.kind === 'error') {
  *   console.log(`${st.coro} failed:`, st.error);
- *   st.coro.restart();
+ *   if (st.coro instanceof Coro) st.coro.restart(); // a RemoteCoro can be restarted only on its own node
  * }
  * ```
  */
 export class MonitorStatus extends Notice {
-  /** The coroutine that ended. */
-  readonly coro: Coro;
+  /** The coroutine that ended: a {@link Coro}, or the proxy of one on a peer ({@link RemoteCoro}). */
+  readonly coro: Coro | RemoteCoro;
   /** `'normal'` (it returned), `'error'` (an error left it), `'terminated'` (a `CoroExit` did). */
   readonly kind: ExitKind;
   /** What it returned (`'normal'`), else undefined. */
@@ -77,7 +88,8 @@ export class MonitorStatus extends Notice {
   /** The error (`'error'`) or the `CoroExit` (`'terminated'`), else undefined. */
   readonly error: unknown;
 
-  constructor(coro: Coro, kind: ExitKind, valueOrError: unknown) {
+  /** @internal Made by the monitors layer, and by the peers layer for a remote coroutine. */
+  constructor(coro: Coro | RemoteCoro, kind: ExitKind, valueOrError: unknown) {
     super();
     this.coro = coro;
     this.kind = kind;
@@ -94,11 +106,11 @@ export class MonitorStatus extends Notice {
 
   /**
    * True while the coroutine can still be restarted for this end: not restarted yet, and not
-   * released.
+   * released. Always false for a remote coroutine (its own node decides).
    */
   get restartable(): boolean {
     const c = this.coro;
-    return (c._f & F_RESTARTABLE) !== 0 && c._x?.status === this;
+    return c instanceof Coro && (c._f & F_RESTARTABLE) !== 0 && c._x?.status === this;
   }
 
   /**
@@ -109,7 +121,7 @@ export class MonitorStatus extends Notice {
    * @example
    * ```ts
    * const release = st.hold();
-   * try { yield* stopSiblings(); st.coro.restart() } finally { release() }
+   * try { yield* stopSiblings(); worker.restart() } finally { release() }
    * ```
    */
   hold(): () => void {
@@ -125,7 +137,7 @@ export class MonitorStatus extends Notice {
 
   /** @internal Every monitor has handled it: release the coroutine unless it was restarted. */
   protected _settled(): void {
-    if (this.restartable) this.coro._release();
+    if (this.restartable) (this.coro as Coro)._release();
   }
 
   override toString(): string {
@@ -231,7 +243,20 @@ export function restartCoro(c: Coro<unknown>, fn: CoroFn<unknown, any> | undefin
   if (delay > 0) c._g = delayedStart(delay, c._g!);
   if (x.mbox !== undefined) mailboxRestarted(x.mbox);
   c._s._adopt(c);
+  for (const m of x.monitors!) if (m.restarted !== undefined) m.restarted(c as Coro);
 }
+
+// The peers layer's half of monitoring across the network (lib/remote/monitor-seam.ts): a relay
+// on this node monitors a local coroutine for a remote monitor, and the statuses that come back
+// from peers are MonitorStatus messages like local ones.
+setRemoteMonitorHooks({
+  notify: (c, target) => addMonitor(c as Coro<unknown>, target),
+  status: (coro, kind, valueOrError) => new MonitorStatus(coro, kind, valueOrError),
+  unpack(st) {
+    const s = st as MonitorStatus;
+    return [s.kind, s.kind === 'normal' ? s.value : s.error];
+  },
+});
 
 /** A restart with a delay: the new run waits first (and can be terminated meanwhile). */
 function* delayedStart(ms: number, g: Generator<unknown, unknown, unknown>): Generator<unknown, unknown, unknown> {

@@ -168,7 +168,8 @@ describe('supervise/hotswap', () => {
       });
       yield* self().monitor(c);
       const st = yield* receive<MonitorStatus>();
-      st.coro.hotSwap(function* (x: number) {
+      expect(st.coro).to.equal(c);
+      c.hotSwap(function* (x: number) {
         return x + 1;
       }, 41);
       expect(() => c.hotSwap(5 as never)).to.throw(TypeError);

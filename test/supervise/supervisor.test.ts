@@ -154,7 +154,8 @@ describe('supervise/supervisor', () => {
       sup.child('a')!.send('crash');
       const st = yield* receive<MonitorStatus>();
       expect(st.error).to.be.instanceOf(RestartIntensityError);
-      st.coro.restart();
+      expect(st.coro).to.equal(sup.coro);
+      sup.coro.restart();
       yield* sleep(1);
       expect(Supervisor.of(sup.coro)).to.equal(sup);
       expect(sup.child('a')!.isAlive).to.equal(true);
