@@ -318,9 +318,9 @@ describe('native sockets', () => {
         expect(native.membership(s, false, group)).to.equal(0);
         expect(native.membership(s, false, group), 'not joined').to.equal(-E.EADDRNOTAVAIL!);
         expect(native.membership(s, true, v4('10.1.2.3')), 'not a group').to.equal(-E.EINVAL!);
-        // 192.0.2.0/24 is TEST-NET-1: no interface of a test machine has 192.0.2.77.
-        expect(native.membership(s, true, group, v4('192.0.2.77')), 'no such interface').to.equal(-E.ENODEV!);
-        expect(native.setMulticastInterface(s, v4('192.0.2.77')), 'no such interface').to.equal(-E.EADDRNOTAVAIL!);
+        // 198.51.100.0/24 is TEST-NET-2: no interface of a test machine has 198.51.100.77.
+        expect(native.membership(s, true, group, v4('198.51.100.77')), 'no such interface').to.equal(-E.ENODEV!);
+        expect(native.setMulticastInterface(s, v4('198.51.100.77')), 'no such interface').to.equal(-E.EADDRNOTAVAIL!);
         expect(native.setsockopt(s, S.IPPROTO_IP, S.IP_MULTICAST_TTL, 256)).to.equal(-E.EINVAL!);
         const s6 = track(native.socket(S.AF_INET6, S.SOCK_DGRAM));
         expect(native.membership(s6, true, v6('ff15::77'), v6('::%999'))).to.equal(-E.ENODEV!);
