@@ -1094,6 +1094,16 @@ export class AsyncSocket implements IoOwner {
     return this;
   }
 
+  /**
+   * IPV6_V6ONLY: an IPv6 socket bound to `::` takes IPv6 only, not IPv4 as well (as mapped
+   * `::ffff:a.b.c.d` addresses, Linux's default). Set it before binding.
+   */
+  setIPv6Only(on = true): this {
+    if (this.family !== 6) throw new TypeError(`setIPv6Only: the socket is not IPv6 (${this.family === undefined ? 'no family yet: create it with { family: 6 }' : this.family === 'unix' ? 'Unix' : 'IPv4'})`);
+    this.setOption(K.IPPROTO_IPV6, K.IPV6_V6ONLY, on ? 1 : 0);
+    return this;
+  }
+
   /** SO_BROADCAST, for UDP. */
   setBroadcast(on = true): this {
     this.setOption(K.SOL_SOCKET, K.SO_BROADCAST, on ? 1 : 0);
