@@ -11,8 +11,6 @@
  */
 import { expect } from 'chai';
 import { spawn as spawnProcess, execFileSync, type ChildProcess } from 'node:child_process';
-import dgram from 'node:dgram';
-import { networkInterfaces } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -22,53 +20,9 @@ import { AddressError, SocketClosedError } from '../../lib/io/errors.js';
 import { native } from '../../lib/native/binding.js';
 import { testedBackends } from '../helpers/backends.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
+import { group4, group6, loopback, probe, realInterface, ssmGroup4, type RealInterface } from '../helpers/multicast.js';
 
 const linux = process.platform === 'linux';
-/** A group no other test run uses at the same time: 239.<pid-derived>.<n>. */
-const base = `239.${(process.pid % 250) + 1}.${Math.floor(Math.random() * 250) + 1}`;
-let serial = 0;
-const group4 = (): string => `${base}.${++serial}`;
-const group6 = (): string => `ff15::a5:${process.pid.toString(16)}:${++serial}`;
-
-/**
- * Whether a datagram sent to an IPv4 group on `ifaceAddr` reaches a member on this host, checked
- * with Node's dgram (TTL 0: nothing leaves the host). null if it does, else why not.
- */
-async function probe(family: 4 | 6, group: string, iface: string): Promise<string | null> {
-  const r = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6', reuseAddr: true });
-  const s = dgram.createSocket({ type: family === 4 ? 'udp4' : 'udp6' });
-  try {
-    await new Promise<void>((ok) => r.bind(0, ok));
-    await new Promise<void>((ok) => s.bind(0, ok));
-    r.addMembership(group, iface);
-    s.setMulticastInterface(iface);
-    s.setMulticastTTL(0);
-    const got = new Promise<boolean>((ok) => {
-      r.once('message', () => ok(true));
-      setTimeout(() => ok(false), 1000);
-    });
-    s.send('probe', r.address().port, group);
-    return (await got) ? null : `a datagram to ${group} on ${iface} does not arrive`;
-  } catch (e) {
-    return `${group} on ${iface}: ${(e as Error).message}`;
-  } finally {
-    r.close();
-    s.close();
-  }
-}
-
-/** A non-loopback interface on which multicast of `family` reaches this host's own members. */
-async function realInterface(family: 4 | 6): Promise<{ name: string; address: string } | string> {
-  const why: string[] = [];
-  for (const [name, list] of Object.entries(networkInterfaces())) {
-    const a = list?.find((x) => !x.internal && x.family === (family === 4 ? 'IPv4' : 'IPv6'));
-    if (a === undefined) continue;
-    const no = await probe(family, family === 4 ? group4() : group6(), family === 4 ? a.address : `::%${name}`);
-    if (no === null) return { name, address: a.address };
-    why.push(no);
-  }
-  return why.length > 0 ? why.join('; ') : `no interface with ${family === 4 ? 'an IPv4' : 'an IPv6'} address`;
-}
 
 function* expectNothing(s: AsyncSocket, ms = 100): Generator<unknown, void, unknown> {
   let got: Datagram | undefined;
@@ -109,16 +63,9 @@ function thrown(fn: () => unknown): unknown {
 }
 
 let loopback4: string | null = 'not probed';
-let real4: { name: string; address: string } | string = 'not probed';
-let real6: { name: string; address: string } | string = 'not probed';
-/** The loopback interface's name and IPv4 address ('lo' and 127.0.0.1 on Linux). */
-const [loName, loAddress] = ((): [string, string] => {
-  for (const [name, list] of Object.entries(networkInterfaces())) {
-    const a = list?.find((x) => x.internal && x.family === 'IPv4');
-    if (a !== undefined) return [name, a.address];
-  }
-  return ['lo', '127.0.0.1'];
-})();
+let real4: RealInterface | string = 'not probed';
+let real6: RealInterface | string = 'not probed';
+const { name: loName, address: loAddress } = loopback;
 
 describe('io/socket multicast', function () {
   before(async function () {
@@ -193,7 +140,7 @@ describe('io/socket multicast', function () {
         this.skip();
       }
       await runCoro(t.sched, function* () {
-        const group = `232.${base.slice(4)}.${++serial}`;
+        const group = ssmGroup4();
         const [[r, control], port] = (yield* members(2, 4)) as [[AsyncSocket, AsyncSocket], number];
         r.addSourceSpecificMembership('127.0.0.2', group, '127.0.0.1');
         control.addSourceSpecificMembership('127.0.0.3', group, '127.0.0.1');
