@@ -281,16 +281,20 @@ export function isMulticastAddress(addr: string): boolean {
 }
 
 /**
- * The interface (its name as `networkInterfaces()` lists it) that has `address`, and the index
- * of one of its link-local IPv6 addresses when it has one (their scope id is the interface
- * index), or undefined if no interface has the address.
+ * The scope that names an interface for sockaddr(): the index of one of its link-local IPv6
+ * addresses when it has one (their scope id is the interface's index), else its name, which
+ * sockaddr() looks up with if_nametoindex. Windows needs the first: `networkInterfaces()` lists
+ * its interfaces under their friendly names ('Ethernet'), which if_nametoindex does not know.
  */
-function interfaceWith(address: string): { name: string; index: number } | undefined {
-  const all = networkInterfaces();
-  for (const [name, list] of Object.entries(all)) {
-    if (list === undefined || !list.some((a) => a.address === address)) continue;
-    const linkLocal = list.find((a) => a.family === 'IPv6' && a.scopeid !== undefined && a.scopeid > 0);
-    return { name, index: linkLocal?.scopeid ?? 0 };
+function scopeOf(name: string, list: readonly { family: string; scopeid?: number }[] | undefined): string {
+  const linkLocal = list?.find((a) => a.family === 'IPv6' && a.scopeid !== undefined && a.scopeid > 0);
+  return linkLocal !== undefined ? String(linkLocal.scopeid) : name;
+}
+
+/** The scope (see scopeOf) of the interface that has `address`, or undefined if none has it. */
+function interfaceWith(address: string): string | undefined {
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (list !== undefined && list.some((a) => a.address === address)) return scopeOf(name, list);
   }
   return undefined;
 }
@@ -1170,10 +1174,11 @@ export class AsyncSocket implements IoOwner {
     } else if (isIP(iface) !== 0) {
       const found = interfaceWith(iface);
       if (found === undefined) throw new AddressError(`${what}: no interface has the address ${iface}`);
-      scope = found.index > 0 ? String(found.index) : found.name;
+      scope = found;
     } else {
       scope = iface;
     }
+    if (scope !== '' && !/^\d+$/.test(scope)) scope = scopeOf(scope, networkInterfaces()[scope]);
     // sockaddr() turns the scope into the interface index (if_nametoindex for a name); index 0,
     // the default interface, is no scope at all.
     const host = scope === '0' ? '::' : `::%${scope}`;

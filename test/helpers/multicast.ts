@@ -79,3 +79,11 @@ export async function realInterface(family: 4 | 6): Promise<RealInterface | stri
   }
   return why.length > 0 ? why.join('; ') : `no interface but loopback has ${family === 4 ? 'an IPv4' : 'an IPv6'} address`;
 }
+
+/**
+ * Whether only members of a group receive it, so a socket that leaves gets nothing more while
+ * another socket of the host stays in: true on Linux (AsyncSocket turns IP_MULTICAST_ALL off for
+ * a socket that joins), BSD and Windows. Not under wine (scripts/platform-win32.sh), whose
+ * Windows sockets are Linux sockets with IP_MULTICAST_ALL on, which no Windows call can reach.
+ */
+export const onlyMembersReceive: boolean = !(process.platform === 'win32' && process.env['WINEPREFIX'] !== undefined);

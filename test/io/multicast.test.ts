@@ -20,7 +20,7 @@ import { AddressError, SocketClosedError } from '../../lib/io/errors.js';
 import { native } from '../../lib/native/binding.js';
 import { testedBackends } from '../helpers/backends.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
-import { group4, group6, loopback, probe, realInterface, ssmGroup4, type RealInterface } from '../helpers/multicast.js';
+import { group4, group6, loopback, onlyMembersReceive, probe, realInterface, ssmGroup4, type RealInterface } from '../helpers/multicast.js';
 
 const linux = process.platform === 'linux';
 
@@ -109,12 +109,18 @@ describe('io/socket multicast', function () {
             expect(yield* text(control)).to.equal('two');
             // The control member had it, so a would have had it too (one delivery reaches every
             // socket of the port): nothing for a.
-            yield* expectNothing(a, 50);
+            if (onlyMembersReceive) yield* expectNothing(a, 50);
+            else expect(yield* text(a)).to.equal('two');
             bm.dropMembership(group, '127.0.0.1');
             yield* s.sendto('three', { host: group, port });
             expect(yield* text(control)).to.equal('three');
-            yield* expectNothing(a, 50);
-            yield* expectNothing(bm, 50);
+            if (onlyMembersReceive) {
+              yield* expectNothing(a, 50);
+              yield* expectNothing(bm, 50);
+            } else {
+              expect(yield* text(a)).to.equal('three');
+              expect(yield* text(bm)).to.equal('three');
+            }
             // Joined again, it receives again.
             a.addMembership(group, '127.0.0.1');
             yield* s.sendto('four', { host: group, port });
@@ -167,17 +173,17 @@ describe('io/socket multicast', function () {
       });
     });
 
-    it('IPv6 on a real interface, named by its name: members receive; after dropMembership nothing more arrives', async function () {
+    it('IPv6 on a real interface, named by its name and by its address: members receive; after dropMembership nothing more arrives', async function () {
       if (typeof real6 === 'string') {
         console.log(`    (not run: ${real6})`);
         this.skip();
       }
-      const iface = real6.name;
+      const { name: iface, address } = real6;
       await runCoro(t.sched, function* () {
         const group = group6();
         const [[a, control], port] = (yield* members(2, 6)) as [[AsyncSocket, AsyncSocket], number];
         a.addMembership(group, iface);
-        control.addMembership(group, `::%${iface}`);
+        control.addMembership(group, address);
         const s = AsyncSocket.udp({ family: 6 });
         // Hop limit 0: the datagram is looped back to this host's members and goes no further.
         s.setMulticastInterface(iface).setMulticastTTL(0);
@@ -187,7 +193,7 @@ describe('io/socket multicast', function () {
         a.dropMembership(group, iface);
         yield* s.sendto('gone', { host: group, port });
         expect(yield* text(control)).to.equal('gone');
-        yield* expectNothing(a, 50);
+        if (onlyMembersReceive) yield* expectNothing(a, 50);
         for (const x of [a, control, s]) x.close();
       });
     });
@@ -213,29 +219,40 @@ describe('io/socket multicast', function () {
         expect(s6.setMulticastLoopback(false).multicastLoopback).to.equal(false);
         expect(s6.multicastInterface).to.equal('::');
         // Named by index, by name, by `::%name`, and by an address it has (IPv4 too): one index.
-        const index = (name: string): string => {
-          const out = new Uint8Array(native.sockets.ADDR_BYTES);
-          expect(native.sockaddr(out, native.sockets.AF_INET6, `::%${name}`, 0)).to.equal(0);
-          return (native.decodeAddress(out) as { host: string }).host;
-        };
-        const lo = index(loName);
-        expect(s6.setMulticastInterface(lo.slice(3)).multicastInterface).to.equal(lo);
+        expect(s6.setMulticastInterface('1').multicastInterface).to.equal('::%1');
         expect(s6.setMulticastInterface('::').multicastInterface).to.equal('::');
-        expect(s6.setMulticastInterface(loName).multicastInterface).to.equal(lo);
-        s6.setMulticastInterface('::');
-        expect(s6.setMulticastInterface(`::%${loName}`).multicastInterface).to.equal(lo);
-        s6.setMulticastInterface('::');
-        expect(s6.setMulticastInterface(loAddress).multicastInterface).to.equal(lo);
+        // The loopback interface by its name, where the system knows it by that name (Linux's
+        // if_nametoindex; Windows' loopback has neither such a name nor a link-local address).
+        const out = new Uint8Array(native.sockets.ADDR_BYTES);
+        if (native.sockaddr(out, native.sockets.AF_INET6, `::%${loName}`, 0) === 0) {
+          const lo = (native.decodeAddress(out) as { host: string }).host;
+          expect(s6.setMulticastInterface(loName).multicastInterface).to.equal(lo);
+          s6.setMulticastInterface('::');
+          expect(s6.setMulticastInterface(`::%${loName}`).multicastInterface).to.equal(lo);
+          s6.setMulticastInterface('::');
+          expect(s6.setMulticastInterface(loAddress).multicastInterface).to.equal(lo);
+        }
         if (typeof real6 !== 'string') {
-          expect(s6.setMulticastInterface(real6.address).multicastInterface).to.equal(index(real6.name));
+          const { name, address } = real6;
+          const byName = s6.setMulticastInterface(name).multicastInterface;
+          expect(byName).to.match(/^::%\d+$/);
+          s6.setMulticastInterface('::');
+          expect(s6.setMulticastInterface(address).multicastInterface).to.equal(byName);
+          s6.setMulticastInterface('::');
+          expect(s6.setMulticastInterface(`::%${name}`).multicastInterface).to.equal(byName);
+          if (real6.ipv4 !== undefined) {
+            s6.setMulticastInterface('::');
+            expect(s6.setMulticastInterface(real6.ipv4).multicastInterface).to.equal(byName);
+          }
         }
         s6.close();
       });
     });
 
     it('loopback off keeps a datagram from this host\'s own members; the outgoing interface decides which members get it', async function () {
-      if (typeof real4 === 'string' || loopback4 !== null) {
-        console.log(`    (not run: ${typeof real4 === 'string' ? real4 : loopback4})`);
+      const why = typeof real4 === 'string' ? real4 : loopback4 ?? (onlyMembersReceive ? null : 'non-members receive a group here (wine on Linux)');
+      if (why !== null || typeof real4 === 'string') {
+        console.log(`    (not run: ${why})`);
         this.skip();
       }
       const { address } = real4;
@@ -291,7 +308,8 @@ describe('io/socket multicast', function () {
         expect(bindErr).to.be.instanceOf(AddressError);
         s.close();
         const six = AsyncSocket.udp();
-        six.addMembership(group6(), loName);
+        // Interface 1 is the loopback interface on Linux and Windows alike.
+        six.addMembership(group6(), '1');
         expect(six.multicastInterface).to.equal('::');
         six.close();
       });
