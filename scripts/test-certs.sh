@@ -11,6 +11,9 @@
 #   other-ca.pem                another root CA, which issued
 #   stranger.pem / stranger.key a client certificate the test CA does not know
 #   self.pem / self.key         a self-signed certificate for localhost
+#   peer.pem / peer.key         a peer node's certificate (serverAuth and clientAuth: a peer both
+#                               accepts and dials), localhost, 127.0.0.1 and ::1, issued by the CA
+#   intruder.pem / intruder.key the same kind of peer certificate, issued by the other CA
 #
 # Usage: scripts/test-certs.sh <dir>
 set -euo pipefail
@@ -80,6 +83,9 @@ leaf expired localhost ca "subjectAltName=DNS:localhost,IP:127.0.0.1|$server_ext
 leaf wronghost wrong.example ca "subjectAltName=DNS:wrong.example|$server_ext"
 leaf client "asyncoro test client" ca "basicConstraints=critical,CA:FALSE|extendedKeyUsage=clientAuth"
 leaf stranger "asyncoro stranger" other-ca "basicConstraints=critical,CA:FALSE|extendedKeyUsage=clientAuth"
+peer_ext="basicConstraints=critical,CA:FALSE|extendedKeyUsage=serverAuth,clientAuth"
+leaf peer "asyncoro peer" ca "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1|$peer_ext"
+leaf intruder "asyncoro intruder" other-ca "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1|$peer_ext"
 newkey self.key
 openssl req -x509 -new -key self.key -sha256 -days 825 -subj "/CN=localhost" \
   -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -out self.pem

@@ -1,11 +1,12 @@
 #!/usr/bin/env node
 /**
  * The `asyncoro` command. `asyncoro node --secret S --register ./tasks.js` starts a peer process
- * that hosts the generator functions `tasks.js` exports (each registered as an RCI under its
+ * (or with `--tls-cert/--tls-key/--tls-ca`, one whose links are mutual TLS) that hosts the generator functions `tasks.js` exports (each registered as an RCI under its
  * export name), prints a status line, and leaves the network cleanly on SIGINT or SIGTERM.
  *
  * @module
  */
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -16,8 +17,14 @@ import { joinNetwork, peerStatus, PeerStatus, type Network, type NetworkOptions 
 import { RCI } from '../remote/rci.js';
 
 const USAGE = `usage: asyncoro node --secret SECRET [options]
+       asyncoro node --tls-cert CERT --tls-key KEY --tls-ca CA [options]
 
   --secret SECRET        the network's shared secret (or ASYNCORO_SECRET)
+  --tls-cert FILE        this node's certificate (PEM); with --tls-key and --tls-ca, every peer
+                         link is mutual TLS, and the secret becomes optional
+  --tls-key FILE         its private key (PEM)
+  --tls-ca FILE          the CA certificates a peer's certificate must chain to (PEM)
+  --tls-servername NAME  the name peers' certificates are checked against (default: their IP)
   --name NAME            this node's name (default: <hostname>-<pid>)
   --host HOST            address to listen on and announce (default 127.0.0.1)
   --tcp-port PORT        TCP port (default: any free port)
@@ -79,6 +86,10 @@ async function main(argv: string[]): Promise<void> {
       args: rest,
       options: {
         secret: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        'tls-ca': { type: 'string' },
+        'tls-servername': { type: 'string' },
         name: { type: 'string' },
         host: { type: 'string' },
         'tcp-port': { type: 'string' },
@@ -97,10 +108,26 @@ async function main(argv: string[]): Promise<void> {
     fail((e as Error).message);
   }
   const secret = args.secret ?? process.env['ASYNCORO_SECRET'];
-  if (secret === undefined || secret === '') fail('a secret is required (--secret or ASYNCORO_SECRET)');
+  const tlsFiles = [args['tls-cert'], args['tls-key'], args['tls-ca']];
+  const useTls = tlsFiles.some((f) => f !== undefined);
+  if (useTls && tlsFiles.some((f) => f === undefined)) fail('--tls-cert, --tls-key and --tls-ca go together');
+  if (!useTls && args['tls-servername'] !== undefined) fail('--tls-servername needs --tls-cert, --tls-key and --tls-ca');
+  if ((secret === undefined || secret === '') && !useTls) fail('a secret is required (--secret or ASYNCORO_SECRET), or TLS (--tls-cert, --tls-key, --tls-ca)');
+  const options: NetworkOptions = { discover: args['no-discover'] !== true };
+  if (secret !== undefined && secret !== '') options.secret = secret;
+  if (useTls) {
+    const read = (f: string, what: string): string => {
+      try {
+        return readFileSync(f, 'utf8');
+      } catch (e) {
+        fail(`${what}: ${(e as Error).message}`);
+      }
+    };
+    options.tls = { cert: read(args['tls-cert']!, '--tls-cert'), key: read(args['tls-key']!, '--tls-key'), ca: read(args['tls-ca']!, '--tls-ca') };
+    if (args['tls-servername'] !== undefined) options.tls = { ...options.tls, servername: args['tls-servername'] };
+  }
   const rcis: string[] = [];
   for (const f of args.register ?? []) rcis.push(...(await register(f)));
-  const options: NetworkOptions = { secret, discover: args['no-discover'] !== true };
   if (args.multicast !== undefined) {
     if (args['no-discover'] === true) fail('--multicast and --no-discover exclude each other');
     // Checked by joinNetwork, which says what is wrong with the group.
@@ -127,7 +154,7 @@ async function main(argv: string[]): Promise<void> {
     const st = net!.statistics();
     const s = sched.statistics();
     return (
-      `asyncoro node ${net!.name} at ${net!.location} | ${peers.length} peer(s) online` +
+      `asyncoro node ${net!.name} at ${net!.location}${useTls ? ' (mutual TLS)' : ''} | ${peers.length} peer(s) online` +
       (peers.length > 0 ? ` (${peers.map((p) => p.name).join(', ')})` : '') +
       ` | rci: ${rcis.length > 0 ? rcis.join(', ') : '-'} | coroutines: ${s.alive} | frames in/out: ${st.framesIn}/${st.framesOut}`
     );

@@ -39,6 +39,8 @@ import { clientHandshake, HandshakeError, MAX_HELLO, sendAnswer, serverHandshake
 import { BadFrame, decodeFrame, encodeFrame, errorToWire, F, isId, wireToError, type RefResolver } from './codec.js';
 import { decodeAnnouncement, encodeAnnouncement, PING, PONG, type Announcement } from './discovery.js';
 import { NoNetworkError, PeerLostError, TlsUnavailableError } from './errors.js';
+import { CertificateError, HostnameMismatchError, TlsError } from '../io/errors.js';
+import { createSecureContext, SecureContext, startTls, TlsSocket, type SecureContextOptions } from '../io/tls.js';
 import { fileBegin, fileData, fileDelete, fileEnd, peerGoneFiles } from './files.js';
 import { remoteMonitorHooks, type MonitorTarget } from './monitor-seam.js';
 import { CONNECTING, OFFLINE, ONLINE, Peer, type PeerStatistics } from './peer.js';
@@ -48,19 +50,20 @@ import { setRemoteLocate, type LocateOptions, type LocationLike } from './locate
 
 export type { LocateOptions, LocationLike };
 
-/** Options of TLS for peer connections: those of `AsyncSocket.startTls` (certificates, CA, ...). */
-export type PeerTlsOptions = Record<string, unknown>;
-
 /**
- * How a TLS session is started on a peer connection: installed by the TLS layer. `isServer` is
- * true on the accepting side; both sides present certificates (mutual TLS).
+ * TLS for peer connections: the options of a TLS context (`key`, `cert`, `ca`, `passphrase`,
+ * `minVersion`, `ciphers`, `engine`, ...), or a `secureContext` made once by
+ * `createSecureContext`, plus `servername` (the name every peer's certificate is checked
+ * against, when they are not issued for the peers' IP addresses) and `handshakeTimeout`. TLS is
+ * mutual: each side presents its certificate, and each verifies the other's against `ca`.
  */
-export type TlsUpgrade = (sock: AsyncSocket, options: PeerTlsOptions, isServer: boolean) => Op<Stream>;
-let tlsUpgrade: TlsUpgrade | undefined;
-
-/** @internal Installs the TLS layer's upgrade (lib/io/tls.ts: `sock.startTls({...options, isServer})`). */
-export function setPeerTlsUpgrade(fn: TlsUpgrade): void {
-  tlsUpgrade = fn;
+export interface PeerTlsOptions extends SecureContextOptions {
+  /** A context made by `createSecureContext` (its options then apply; the others are ignored). */
+  readonly secureContext?: SecureContext;
+  /** The name checked against a peer's certificate; default: the peer's IP address. */
+  readonly servername?: string;
+  /** Milliseconds a TLS handshake may take; default: the authentication timeout (at least 2 s). */
+  readonly handshakeTimeout?: number;
 }
 
 /**
@@ -121,6 +124,31 @@ export interface NetworkOptions {
   log?: (line: string) => void;
 }
 
+/**
+ * Checks `tls` and makes its one context: a bad certificate, key or CA throws here, at
+ * `joinNetwork`, not at the first connection. A node must be able to serve (key and cert).
+ */
+function peerTls(o: PeerTlsOptions): NonNullable<ResolvedOptions['tls']> {
+  if (o === null || typeof o !== 'object') throw new TypeError('tls must be an object of TLS options');
+  for (const k of ['isServer', 'requestCert', 'rejectUnauthorized', 'SNICallback', 'session', 'ALPNProtocols']) {
+    if (k in o) throw new TypeError(`tls.${k} cannot be set for peers: peer links are always mutual, verified TLS`);
+  }
+  if (o.servername !== undefined && (typeof o.servername !== 'string' || o.servername === '')) throw new TypeError('tls.servername must be a non-empty string');
+  if (o.handshakeTimeout !== undefined && (typeof o.handshakeTimeout !== 'number' || !(o.handshakeTimeout > 0) || !Number.isFinite(o.handshakeTimeout))) {
+    throw new RangeError(`tls.handshakeTimeout must be a number > 0, got ${String(o.handshakeTimeout)}`);
+  }
+  let ctx: SecureContext;
+  if (o.secureContext !== undefined) {
+    if (!(o.secureContext instanceof SecureContext)) throw new TypeError('tls.secureContext must come from createSecureContext');
+    ctx = o.secureContext;
+  } else {
+    const { servername: _n, handshakeTimeout: _h, secureContext: _c, ...rest } = o;
+    ctx = createSecureContext(rest);
+  }
+  if (!ctx._canServe) throw new TypeError('tls needs key and cert: every peer both accepts and dials, and presents its certificate either way');
+  return { ctx, servername: o.servername, handshakeTimeout: o.handshakeTimeout };
+}
+
 /** @internal */
 export interface ResolvedOptions {
   name: string;
@@ -131,7 +159,8 @@ export interface ResolvedOptions {
   discover: { broadcast: string; multicast: string; ttl: number; interval: number } | null;
   peers: { host: string; port: number }[];
   key: Buffer;
-  tls: PeerTlsOptions | undefined;
+  /** TLS for peer connections: one context for all of them, and the per-connection options. */
+  tls: { ctx: SecureContext; servername: string | undefined; handshakeTimeout: number | undefined } | undefined;
   destPath: string;
   maxFileSize: number;
   heartbeat: number;
@@ -167,6 +196,8 @@ export interface PeerInfo {
   location: string;
   incarnation: string;
   status: 'online' | 'offline' | 'connecting';
+  /** The TLS of the current (or last) connection: its protocol and the peer certificate's subject; null without TLS. */
+  tls: { protocol: string; subject: string | null } | null;
   statistics: PeerStatistics;
 }
 
@@ -238,7 +269,6 @@ function resolveOptions(o: NetworkOptions): Omit<ResolvedOptions, 'host'> & { ho
   };
   if (o.secret !== undefined && (typeof o.secret !== 'string' || o.secret === '')) throw new TypeError('secret must be a non-empty string');
   if (o.secret === undefined && o.tls === undefined) throw new TypeError('joinNetwork needs a secret (or tls): peers must authenticate');
-  if (o.tls !== undefined && (o.tls === null || typeof o.tls !== 'object')) throw new TypeError('tls must be an object of TLS options');
   const host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string' || host === '') throw new TypeError('host must be a non-empty string');
   const udpPort = port(o.udpPort, 'udpPort', 51350);
@@ -272,7 +302,7 @@ function resolveOptions(o: NetworkOptions): Omit<ResolvedOptions, 'host'> & { ho
     discover,
     peers,
     key: Buffer.from(o.secret ?? '', 'utf8'),
-    tls: o.tls,
+    tls: o.tls !== undefined ? peerTls(o.tls) : undefined,
     destPath: resolve(o.destPath ?? join(tmpdir(), 'asyncoro', name)),
     maxFileSize: positive(o.maxFileSize, 'maxFileSize', 1024 ** 3),
     heartbeat: positive(o.heartbeat, 'heartbeat', 5000),
@@ -322,10 +352,10 @@ export function* joinNetwork(options: NetworkOptions): Generator<unknown, Networ
   const c = running;
   if (c === null) throw new CoroStateError('joinNetwork must run in a coroutine', 'ERR_NOT_IN_CORO');
   const o = resolveOptions(options);
-  if (o.tls !== undefined && tlsUpgrade === undefined) {
-    throw new TlsUnavailableError('tls: TLS for peer connections is not wired to the network yet (setPeerTlsUpgrade)');
-  }
   const sched = c._s;
+  if (o.tls !== undefined && o.tls.ctx.engine === 'node' && sched.mode === 'exclusive') {
+    throw new TlsUnavailableError("tls: Node's tls engine needs Node's event loop, which does not run under a scheduler in exclusive mode");
+  }
   if (networkOf(sched) !== undefined) throw new CoroStateError('this scheduler has joined a network already', 'ERR_JOINED');
   const bindHost = o.host === '0.0.0.0' ? '0.0.0.0' : yield* resolveHost(o.host);
   const announce = bindHost === '0.0.0.0' ? firstAddress() : bindHost;
@@ -623,6 +653,13 @@ export class Network implements RefResolver {
               break;
             }
             if (e instanceof HandshakeError && e.code === 'ERR_DUPLICATE') return;
+            if (e instanceof CertificateError || e instanceof HostnameMismatchError) {
+              // Its certificate does not verify here: not a peer of this network.
+              net.counters.authFailures++;
+              net.options.log(`refused peer ${p.location}: ${e.message}`);
+              break;
+            }
+            if (e instanceof TlsError) net.options.log(`TLS with peer ${p.location} failed: ${e.message}`);
           }
           if (!forever && net.sched.clock.now() >= end) break;
           yield* sleep(delay);
@@ -646,7 +683,7 @@ export class Network implements RefResolver {
     try {
       yield* sock.connect({ host: p.host, port: p.port }, { timeout: t });
       sock.setNoDelay();
-      if (this.options.tls !== undefined) stream = yield* tlsUpgrade!(sock, this.options.tls, false);
+      if (this.options.tls !== undefined) stream = yield* this.tlsUpgrade(sock, false, t);
       const answer = yield* clientHandshake(stream, this.options.key, encodeFrame(this, [1, this.name, this.host, this.port, this.incarnation]), t);
       const a = this.parseIdentity(answer);
       if (a.type !== 1) throw new HandshakeError(`refused by ${p.location}: ${a.reason}`, a.reason === 'duplicate' ? 'ERR_DUPLICATE' : 'ERR_REFUSED');
@@ -656,6 +693,18 @@ export class Network implements RefResolver {
       sock.close();
       throw e;
     }
+  }
+
+  /**
+   * Mutual TLS on a new peer connection, before the peers' own handshake: the accepting side asks
+   * for the dialler's certificate and refuses one that does not verify; the dialler checks the
+   * acceptor's against the peer's address (or `servername`).
+   */
+  private *tlsUpgrade(sock: AsyncSocket, isServer: boolean, timeout: number): Generator<unknown, Stream, unknown> {
+    const t = this.options.tls!;
+    const handshakeTimeout = t.handshakeTimeout ?? timeout;
+    if (isServer) return yield* startTls(sock, { secureContext: t.ctx, isServer: true, requestCert: true, rejectUnauthorized: true, handshakeTimeout });
+    return yield* startTls(sock, { secureContext: t.ctx, rejectUnauthorized: true, handshakeTimeout, ...(t.servername !== undefined ? { servername: t.servername } : {}) });
   }
 
   /** Decodes a hello or answer frame: [type (1 accept/hello, 0 refuse), name, host, port, incarnation, reason?]. */
@@ -696,7 +745,7 @@ export class Network implements RefResolver {
     let stream: Stream = sock;
     try {
       sock.setNoDelay();
-      if (this.options.tls !== undefined) stream = yield* tlsUpgrade!(sock, this.options.tls, true);
+      if (this.options.tls !== undefined) stream = yield* this.tlsUpgrade(sock, true, t);
       const hello = this.parseIdentity(yield* serverHandshake(stream, this.options.key, t));
       const loc = `${hello.host}:${hello.port}`;
       if (loc === this.location) throw new HandshakeError('a connection from this node itself', 'ERR_PROTOCOL');
@@ -766,6 +815,7 @@ export class Network implements RefResolver {
     p.bye = false;
     const wasOnline = p.state === ONLINE;
     if (wasOnline) p.detach();
+    if (stream instanceof TlsSocket) p.tls = { protocol: stream.protocol, subject: stream.getPeerX509Certificate()?.subject ?? null };
     p.attach(stream);
     if (!wasOnline) {
       this.options.log(`peer ${p.name} at ${p.location} is online`);
@@ -1213,6 +1263,7 @@ export class Network implements RefResolver {
         location: p.location,
         incarnation: p.incarnation,
         status: p.state === ONLINE ? 'online' : p.state === OFFLINE ? 'offline' : 'connecting',
+        tls: p.tls,
         statistics: p.statistics(),
       });
     }

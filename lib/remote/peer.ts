@@ -145,6 +145,8 @@ export class Peer implements PeerLink {
   state: number = CONNECTING;
   /** The connection, while online. */
   stream: Stream | null = null;
+  /** The TLS of the last connection (protocol, the peer certificate's subject), or null. */
+  tls: { protocol: string; subject: string | null } | null = null;
   /** A dial loop runs for this peer. */
   dialing = false;
   /** It said goodbye: no redial. */

@@ -16,6 +16,7 @@ import { RemoteError } from '../../lib/remote/errors.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
 import { group4, loopback, probe } from '../helpers/multicast.js';
 import { freeUdpPort } from '../helpers/peers.js';
+import { certs } from '../helpers/tls.js';
 
 const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'lib', 'cli', 'asyncoro.ts');
 
@@ -125,6 +126,40 @@ describe('cli: asyncoro node', function () {
     const both = daemon(['node', '--secret', 'cli-secret', '--multicast', group, '--no-discover']);
     expect((await both.exited).code).to.equal(2);
     expect(both.err).to.match(/--multicast and --no-discover exclude each other/);
+  });
+
+  it('--tls-cert/--tls-key/--tls-ca: a daemon without a secret whose links are mutual TLS', async () => {
+    const c = certs();
+    const f = (n: string) => join(c.dir, n);
+    const d = daemon(['node', '--tls-cert', f('peer.pem'), '--tls-key', f('peer.key'), '--tls-ca', f('ca.pem'), '--name', 'worker', '--no-discover', '--register', join(dir, 'tasks.js'), '--status-ms', '100']);
+    const m = await lineMatching(d, /^asyncoro node worker at (127\.0\.0\.1:\d+) \(mutual TLS\) \| 0 peer\(s\) online/m);
+    const loc = m[1]!;
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      const net = yield* joinNetwork({ name: 'user', tls: { key: c.peerKey, cert: c.peer, ca: c.ca }, discover: false, peers: [loc], log: () => {} });
+      try {
+        peerStatus(self());
+        yield* receive((x): x is PeerStatus => x instanceof PeerStatus && x.status === 'online', 10000);
+        const double = yield* RCI.locate<[number], number>('double', { location: loc, timeout: 5000 });
+        return { value: yield* (yield* double.call(21)).finish(5000), tls: net.peers()[0]?.tls };
+      } finally {
+        net.closeNow();
+      }
+    });
+    d.p.kill('SIGTERM');
+    expect(await d.exited).to.deep.equal({ code: 0, signal: null });
+    expect(r.value).to.equal(42);
+    expect(r.tls?.protocol).to.equal('TLSv1.3');
+    // A user with the secret's habits but no certificate: the daemon takes no plain connection.
+    for (const bad of [
+      ['node', '--tls-cert', f('peer.pem'), '--tls-key', f('peer.key')],
+      ['node', '--secret', 's', '--tls-servername', 'x'],
+      ['node', '--tls-cert', f('missing.pem'), '--tls-key', f('peer.key'), '--tls-ca', f('ca.pem')],
+    ]) {
+      const e = daemon(bad);
+      expect((await e.exited).code, bad.join(' ')).to.equal(2);
+      expect(e.err).to.match(/--tls-|missing\.pem/);
+    }
   });
 
   it('refuses to start without a secret, with the usage', async () => {

@@ -32,6 +32,10 @@ export interface Certs {
   stranger: string;
   strangerKey: string;
   self: string;
+  peer: string;
+  peerKey: string;
+  intruder: string;
+  intruderKey: string;
   selfKey: string;
 }
 
@@ -62,6 +66,10 @@ export function certs(): Certs {
       strangerKey: r('stranger.key'),
       self: r('self.pem'),
       selfKey: r('self.key'),
+      peer: r('peer.pem'),
+      peerKey: r('peer.key'),
+      intruder: r('intruder.pem'),
+      intruderKey: r('intruder.key'),
     };
   }
   return made;

@@ -1,7 +1,7 @@
 /**
- * joinNetwork in one process: options checked at the call, one network per scheduler, the TLS
- * seam, a discovery that cannot start, the multicast group joined and left, operations without
- * a network, and the frame decoder against random bytes.
+ * joinNetwork in one process: options checked at the call (tls among them), one network per
+ * scheduler, a discovery that cannot start, the multicast group joined and left, operations
+ * without a network, and the frame decoder against random bytes.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
@@ -18,6 +18,9 @@ import { AsyncSocket } from '../../lib/io/socket.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
 import { group4, loopback } from '../helpers/multicast.js';
 import { freeUdpPort } from '../helpers/peers.js';
+import { certs } from '../helpers/tls.js';
+import { createSecureContext, type SecureContext } from '../../lib/io/tls.js';
+import { TlsError } from '../../lib/io/errors.js';
 
 function joinError(options: NetworkOptions): Promise<unknown> {
   const { sched } = makeScheduler();
@@ -119,8 +122,39 @@ describe('remote/network', () => {
     expect(r.after).to.not.include(group);
   });
 
-  it('tls is refused with TlsUnavailableError until the TLS layer installs its upgrade', async () => {
-    const e = await joinError({ secret: 's', tls: { cert: 'x' }, discover: false });
+  it('checks tls at the call: a context that cannot serve, bad PEM, and options peers cannot change', async () => {
+    const c = certs();
+    const good = { key: c.peerKey, cert: c.peer, ca: c.ca };
+    // Nothing to present: every peer both dials and accepts.
+    expect(await joinError({ tls: { ca: c.ca }, discover: false })).to.be.instanceOf(TypeError);
+    expect(await joinError({ tls: { cert: c.peer }, discover: false })).to.be.instanceOf(TypeError);
+    const bad = await joinError({ tls: { key: c.peerKey, cert: 'not a certificate' }, discover: false });
+    expect(bad).to.be.instanceOf(TlsError);
+    expect((bad as TlsError).code).to.equal('ERR_TLS_CONTEXT');
+    const mismatch = await joinError({ tls: { key: c.clientKey, cert: c.peer }, discover: false });
+    expect(mismatch).to.be.instanceOf(TlsError);
+    for (const extra of [{ rejectUnauthorized: false }, { requestCert: false }, { isServer: true }]) {
+      expect(await joinError({ tls: { ...good, ...extra } as NetworkOptions['tls'], discover: false })).to.be.instanceOf(TypeError);
+    }
+    expect(await joinError({ tls: { ...good, handshakeTimeout: 0 }, discover: false })).to.be.instanceOf(RangeError);
+    expect(await joinError({ tls: { ...good, servername: '' }, discover: false })).to.be.instanceOf(TypeError);
+    expect(await joinError({ tls: { ...good, secureContext: {} as SecureContext }, discover: false })).to.be.instanceOf(TypeError);
+    // A context made once is taken as it is.
+    expect(await joinError({ tls: { secureContext: createSecureContext(good) }, discover: false, log: () => {} })).to.equal(null);
+    expect(await joinError({ tls: good, discover: false, log: () => {} })).to.equal(null);
+  });
+
+  it("Node's tls engine is refused under an exclusive scheduler, where Node's loop does not run", async () => {
+    const c = certs();
+    const { sched } = makeScheduler({ mode: 'exclusive' });
+    const e = await runCoro(sched, function* () {
+      try {
+        (yield* joinNetwork({ tls: { key: c.peerKey, cert: c.peer, ca: c.ca, engine: 'node' }, discover: false })).closeNow();
+        return null;
+      } catch (err) {
+        return err;
+      }
+    });
     expect(e).to.be.instanceOf(TlsUnavailableError);
     expect((e as TlsUnavailableError).code).to.equal('ERR_TLS_UNAVAILABLE');
   });
