@@ -43,7 +43,7 @@ export { Condition } from './sync/condition.js';
 export { Event } from './sync/event.js';
 export { Semaphore, BoundedSemaphore } from './sync/semaphore.js';
 export { Queue } from './sync/queue.js';
-export { AsyncSocket, SendTimeoutError } from './io/socket.js';
+export { AsyncSocket, SendTimeoutError, isMulticastAddress } from './io/socket.js';
 export type {
   Address,
   Datagram,

@@ -597,13 +597,50 @@ Napi::Value Shutdown(const Napi::CallbackInfo& info) {
 #endif
 }
 
+// setsockopt with a pointer value: 0 or -errno.
+int SetOpt(int32_t fd, int level, int name, const void* value, socklen_t len) {
+#if defined(_WIN32)
+  return setsockopt(SockOf(fd), level, name, static_cast<const char*>(value), len) == 0 ? 0 : LastError();
+#else
+  return setsockopt(fd, level, name, value, len) == 0 ? 0 : -errno;
+#endif
+}
+
+// getsockopt with a pointer value: 0 or -errno; *len is updated to the size the kernel wrote.
+int GetOpt(int32_t fd, int level, int name, void* value, socklen_t* len) {
+#if defined(_WIN32)
+  return getsockopt(SockOf(fd), level, name, static_cast<char*>(value), len) == 0 ? 0 : LastError();
+#else
+  return getsockopt(fd, level, name, value, len) == 0 ? 0 : -errno;
+#endif
+}
+
+// Whether an integer option is passed to the kernel as one byte (u_char): IPv4's multicast TTL
+// and loopback on Solaris and illumos, OpenBSD and AIX, which refuse an int for them. Linux,
+// macOS, FreeBSD and Windows take an int (and Linux a byte as well).
+bool ByteOption(int level, int name) {
+#if defined(__sun) || defined(__OpenBSD__) || defined(_AIX)
+  return level == IPPROTO_IP && (name == IP_MULTICAST_TTL || name == IP_MULTICAST_LOOP);
+#else
+  (void)level;
+  (void)name;
+  return false;
+#endif
+}
+
 // setsockopt(fd, level, name, value: int) -> 0 or -errno. Integer options only; the ones asyncoro
-// uses are exported in `sockets` (SO_REUSEADDR, TCP_NODELAY, ...).
+// uses are exported in `sockets` (SO_REUSEADDR, TCP_NODELAY, IP_MULTICAST_TTL, ...). Where the
+// system takes an option as one byte (ByteOption), a value outside 0..255 is -EINVAL.
 Napi::Value SetSockOpt(const Napi::CallbackInfo& info) {
   int32_t fd, level, name, value;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name) ||
       !ArgInt(info, 3, &value))
     return Napi::Number::New(info.Env(), -EINVAL);
+  if (ByteOption(level, name)) {
+    if (value < 0 || value > 255) return Napi::Number::New(info.Env(), -EINVAL);
+    const unsigned char b = static_cast<unsigned char>(value);
+    return Napi::Number::New(info.Env(), SetOpt(fd, level, name, &b, sizeof(b)));
+  }
   int v = value;
 #if defined(_WIN32)
   return Ret(info, setsockopt(SockOf(fd), level, name, reinterpret_cast<const char*>(&v), sizeof(v)));
@@ -618,6 +655,12 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   int32_t fd, level, name;
   if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &level) || !ArgInt(info, 2, &name))
     return Napi::Number::New(info.Env(), -EINVAL);
+  if (ByteOption(level, name)) {
+    unsigned char b = 0;
+    socklen_t blen = sizeof(b);
+    const int rc = GetOpt(fd, level, name, &b, &blen);
+    return Napi::Number::New(info.Env(), rc < 0 ? rc : b);
+  }
   int v = 0;
   socklen_t len = sizeof(v);
 #if defined(_WIN32)
@@ -629,6 +672,160 @@ Napi::Value GetSockOpt(const Napi::CallbackInfo& info) {
   if (getsockopt(fd, level, name, &v, &len) < 0) return Ret(info, -1);
 #endif
   return Napi::Number::New(info.Env(), v);
+}
+
+// ---- multicast ----
+//
+// Facts about the multicast options that shape the calls below:
+// - IPv4 and IPv6 name the interface differently: IPv4 by one of its addresses (struct in_addr
+//   in ip_mreq and IP_MULTICAST_IF), IPv6 by its index (ipv6_mreq, IPV6_MULTICAST_IF). Both
+//   arrive here as encoded addresses made by sockaddr(): an IPv4 address, or an IPv6 one whose
+//   scope id is the index (sockaddr() turns "::%eth0" into it with if_nametoindex), as Node's
+//   dgram names them. 0.0.0.0 and index 0 leave the choice to the routing table.
+// - Linux says EINVAL for a group that is not multicast, EADDRINUSE for a group joined twice,
+//   EADDRNOTAVAIL for leaving one not joined, ENODEV for an interface address no interface has,
+//   and ENOBUFS past net.ipv4.igmp_max_memberships groups on one socket.
+// - Source-specific membership (RFC 3678): IPv4 has IP_ADD_SOURCE_MEMBERSHIP with ip_mreq_source,
+//   whose fields are in a different order on Linux than on BSD and Windows (so they are set by
+//   name); IPv6 has only the protocol-independent MCAST_JOIN_SOURCE_GROUP with group_source_req.
+// - Linux delivers a datagram sent to a group to every socket bound to its port that has not
+//   joined the group itself as long as any socket of the host has (IP_MULTICAST_ALL, on by
+//   default), so leaving a group changes nothing while another socket stays in it. The
+//   TypeScript layer turns it off on the sockets that join, for the per-socket membership BSD
+//   and Windows have.
+// - Winsock's IP_MULTICAST_LOOP acts on the receiving socket, not on the sender as on POSIX: on
+//   Windows, a socket with loopback off does not receive its host's own datagrams.
+
+// An optional encoded address argument: *out is null when the argument is missing, undefined or
+// null; false when it is present but not an encoded address.
+bool OptionalAddr(const Napi::CallbackInfo& info, size_t i, const sockaddr_storage** out) {
+  *out = nullptr;
+  if (info.Length() <= i || info[i].IsUndefined() || info[i].IsNull()) return true;
+  *out = AddrArg(info, i);
+  return *out != nullptr;
+}
+
+// membership(fd, join: boolean, group, iface?, source?) -> 0 or -errno. Joins (or leaves) the
+// multicast group `group` (an encoded IPv4 or IPv6 address; its port is ignored) on the interface
+// `iface` names (see the facts above; missing: the one the routing table picks, or for IPv6 the
+// group's own scope id), receiving only from `source` when it is given (source-specific
+// membership). The three addresses must be of one family (-EINVAL otherwise).
+Napi::Value Membership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  const sockaddr_storage* group = AddrArg(info, 2);
+  const sockaddr_storage* iface = nullptr;
+  const sockaddr_storage* source = nullptr;
+  if (!ArgInt(info, 0, &fd) || info.Length() < 2 || !info[1].IsBoolean() || group == nullptr ||
+      !OptionalAddr(info, 3, &iface) || !OptionalAddr(info, 4, &source))
+    return Napi::Number::New(env, -EINVAL);
+  const bool join = info[1].As<Napi::Boolean>().Value();
+  const int family = group->ss_family;
+  if ((iface != nullptr && iface->ss_family != family) || (source != nullptr && source->ss_family != family))
+    return Napi::Number::New(env, -EINVAL);
+  if (family == AF_INET) {
+    const in_addr any = {};
+    const in_addr& multi = reinterpret_cast<const sockaddr_in*>(group)->sin_addr;
+    const in_addr& local = iface != nullptr ? reinterpret_cast<const sockaddr_in*>(iface)->sin_addr : any;
+    if (source == nullptr) {
+      ip_mreq m;
+      std::memset(&m, 0, sizeof(m));
+      m.imr_multiaddr = multi;
+      m.imr_interface = local;
+      return Napi::Number::New(env, SetOpt(fd, IPPROTO_IP, join ? IP_ADD_MEMBERSHIP : IP_DROP_MEMBERSHIP, &m, sizeof(m)));
+    }
+#if defined(IP_ADD_SOURCE_MEMBERSHIP)
+    ip_mreq_source m;
+    std::memset(&m, 0, sizeof(m));
+    m.imr_multiaddr = multi;
+    m.imr_sourceaddr = reinterpret_cast<const sockaddr_in*>(source)->sin_addr;
+    m.imr_interface = local;
+    return Napi::Number::New(env, SetOpt(fd, IPPROTO_IP, join ? IP_ADD_SOURCE_MEMBERSHIP : IP_DROP_SOURCE_MEMBERSHIP, &m, sizeof(m)));
+#else
+    return Napi::Number::New(env, -EOPNOTSUPP);
+#endif
+  }
+  if (family == AF_INET6) {
+    const sockaddr_in6* g6 = reinterpret_cast<const sockaddr_in6*>(group);
+    const uint32_t index = iface != nullptr ? reinterpret_cast<const sockaddr_in6*>(iface)->sin6_scope_id : g6->sin6_scope_id;
+    if (source == nullptr) {
+      ipv6_mreq m;
+      std::memset(&m, 0, sizeof(m));
+      m.ipv6mr_multiaddr = g6->sin6_addr;
+      m.ipv6mr_interface = index;
+      return Napi::Number::New(env, SetOpt(fd, IPPROTO_IPV6, join ? IPV6_JOIN_GROUP : IPV6_LEAVE_GROUP, &m, sizeof(m)));
+    }
+#if defined(MCAST_JOIN_SOURCE_GROUP)
+    group_source_req r;
+    std::memset(&r, 0, sizeof(r));
+    r.gsr_interface = index;
+    std::memcpy(&r.gsr_group, group, sizeof(sockaddr_in6));
+    std::memcpy(&r.gsr_source, source, sizeof(sockaddr_in6));
+    return Napi::Number::New(env, SetOpt(fd, IPPROTO_IPV6, join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP, &r, sizeof(r)));
+#else
+    return Napi::Number::New(env, -EOPNOTSUPP);
+#endif
+  }
+  return Napi::Number::New(env, -EAFNOSUPPORT);
+}
+
+// setMulticastInterface(fd, iface) -> 0 or -errno: where this socket's multicast datagrams go
+// out. An IPv4 address sets IP_MULTICAST_IF (0.0.0.0: the routing table's choice again); an IPv6
+// one sets IPV6_MULTICAST_IF to its scope id (0: the default).
+Napi::Value SetMulticastInterface(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd;
+  const sockaddr_storage* iface = AddrArg(info, 1);
+  if (!ArgInt(info, 0, &fd) || iface == nullptr) return Napi::Number::New(env, -EINVAL);
+  if (iface->ss_family == AF_INET) {
+    const in_addr a = reinterpret_cast<const sockaddr_in*>(iface)->sin_addr;
+    return Napi::Number::New(env, SetOpt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a)));
+  }
+  if (iface->ss_family == AF_INET6) {
+    // An unsigned int on POSIX, a DWORD on Windows: 32 bits either way.
+    const uint32_t index = reinterpret_cast<const sockaddr_in6*>(iface)->sin6_scope_id;
+    return Napi::Number::New(env, SetOpt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index)));
+  }
+  return Napi::Number::New(env, -EAFNOSUPPORT);
+}
+
+// getMulticastInterface(fd, family: AF_INET | AF_INET6, out: Uint8Array(128)) -> 0 or -errno:
+// writes the outgoing multicast interface into `out` as setMulticastInterface takes it (an IPv4
+// address, or :: with the interface index as scope id).
+Napi::Value GetMulticastInterface(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int32_t fd, family;
+  if (!ArgInt(info, 0, &fd) || !ArgInt(info, 1, &family) || info.Length() < 3 || !info[2].IsTypedArray())
+    return Napi::Number::New(env, -EINVAL);
+  Napi::TypedArray ta = info[2].As<Napi::TypedArray>();
+  if (ta.TypedArrayType() != napi_uint8_array || ta.ByteLength() < kAddrBytes)
+    return Napi::Number::New(env, -EINVAL);
+  uint8_t* out = ta.As<Napi::Uint8Array>().Data();
+  if (family == AF_INET) {
+    // Linux writes a struct ip_mreqn when given room for one; room for an in_addr gets the address.
+    in_addr a;
+    std::memset(&a, 0, sizeof(a));
+    socklen_t len = sizeof(a);
+    const int rc = GetOpt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, &len);
+    if (rc < 0) return Napi::Number::New(env, rc);
+    std::memset(out, 0, kAddrBytes);
+    sockaddr_in* sin = reinterpret_cast<sockaddr_in*>(out);
+    sin->sin_family = AF_INET;
+    sin->sin_addr = a;
+    return Napi::Number::New(env, 0);
+  }
+  if (family == AF_INET6) {
+    uint32_t index = 0;
+    socklen_t len = sizeof(index);
+    const int rc = GetOpt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, &len);
+    if (rc < 0) return Napi::Number::New(env, rc);
+    std::memset(out, 0, kAddrBytes);
+    sockaddr_in6* sin6 = reinterpret_cast<sockaddr_in6*>(out);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_scope_id = index;
+    return Napi::Number::New(env, 0);
+  }
+  return Napi::Number::New(env, -EAFNOSUPPORT);
 }
 
 // getsockname(fd, out: Uint8Array(128)) / getpeername(fd, out) -> 0 or -errno.
@@ -703,6 +900,9 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   exports.Set("getsockopt", Napi::Function::New<GetSockOpt>(env, "getsockopt"));
   exports.Set("getsockname", Napi::Function::New<GetSockName>(env, "getsockname"));
   exports.Set("getpeername", Napi::Function::New<GetPeerName>(env, "getpeername"));
+  exports.Set("membership", Napi::Function::New<Membership>(env, "membership"));
+  exports.Set("setMulticastInterface", Napi::Function::New<SetMulticastInterface>(env, "setMulticastInterface"));
+  exports.Set("getMulticastInterface", Napi::Function::New<GetMulticastInterface>(env, "getMulticastInterface"));
 
   Napi::Object k = Napi::Object::New(env);
   auto set = [&](const char* name, int value) { k.Set(name, Napi::Number::New(env, value)); };
@@ -734,8 +934,26 @@ void InitSockets(Napi::Env env, Napi::Object exports) {
   set("TCP_KEEPINTVL", TCP_KEEPINTVL);
   set("TCP_KEEPCNT", TCP_KEEPCNT);
 #endif
+  set("IPPROTO_IP", IPPROTO_IP);
+  set("IP_MULTICAST_TTL", IP_MULTICAST_TTL);
+  set("IP_MULTICAST_LOOP", IP_MULTICAST_LOOP);
   set("IPPROTO_IPV6", IPPROTO_IPV6);
   set("IPV6_V6ONLY", IPV6_V6ONLY);
+  set("IPV6_MULTICAST_HOPS", IPV6_MULTICAST_HOPS);
+  set("IPV6_MULTICAST_LOOP", IPV6_MULTICAST_LOOP);
+#if defined(__linux__)
+  // Linux only: whether a socket receives the groups other sockets of the host joined (on by
+  // default). The numbers are the kernel's (2.6.31 and 4.20), for C libraries whose headers
+  // predate them; an older kernel refuses them with ENOPROTOOPT.
+#if !defined(IP_MULTICAST_ALL)
+#define IP_MULTICAST_ALL 49
+#endif
+#if !defined(IPV6_MULTICAST_ALL)
+#define IPV6_MULTICAST_ALL 29
+#endif
+  set("IP_MULTICAST_ALL", IP_MULTICAST_ALL);
+  set("IPV6_MULTICAST_ALL", IPV6_MULTICAST_ALL);
+#endif
   exports.Set("sockets", k);
 }
 

@@ -29,7 +29,9 @@ const USAGE = `usage: asyncoro node --secret SECRET [options]
   --host HOST            address to listen on and announce (default 127.0.0.1)
   --tcp-port PORT        TCP port (default: any free port)
   --udp-port PORT        UDP discovery port (default 51350)
-  --no-discover          no UDP broadcast discovery
+  --no-discover          no UDP discovery (broadcast or multicast)
+  --multicast GROUP      discover by pinging this multicast group (239.1.2.3, ff15::1234)
+                         instead of broadcasting; joined on the interface of --host
   --peers H:P[,H:P...]   peers to dial
   --dest-path DIR        where files sent here land
   --max-file-size BYTES  largest file accepted
@@ -93,6 +95,7 @@ async function main(argv: string[]): Promise<void> {
         'tcp-port': { type: 'string' },
         'udp-port': { type: 'string' },
         'no-discover': { type: 'boolean' },
+        multicast: { type: 'string' },
         peers: { type: 'string' },
         'dest-path': { type: 'string' },
         'max-file-size': { type: 'string' },
@@ -125,6 +128,11 @@ async function main(argv: string[]): Promise<void> {
   }
   const rcis: string[] = [];
   for (const f of args.register ?? []) rcis.push(...(await register(f)));
+  if (args.multicast !== undefined) {
+    if (args['no-discover'] === true) fail('--multicast and --no-discover exclude each other');
+    // Checked by joinNetwork, which says what is wrong with the group.
+    options.discover = { multicast: args.multicast };
+  }
   if (args.name !== undefined) options.name = args.name;
   if (args.host !== undefined) options.host = args.host;
   const tcp = num(args['tcp-port'], '--tcp-port');

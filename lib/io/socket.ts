@@ -12,6 +12,7 @@
  */
 import { lookup } from 'node:dns/promises';
 import { isIP } from 'node:net';
+import { networkInterfaces } from 'node:os';
 import { native } from '../native/binding.js';
 import type { DecodedAddress } from '../native/types.js';
 import { EV } from '../core/poller.js';
@@ -27,6 +28,7 @@ const K = native.sockets;
 const EAGAIN = native.errno['EAGAIN']!;
 const EINPROGRESS = native.errno['EINPROGRESS']!;
 const ECANCELED = native.errno['ECANCELED']!;
+const ENOPROTOOPT = native.errno['ENOPROTOOPT']!;
 
 /** An internet address as Node writes it; `host` may be a name, resolved without blocking. */
 export interface InetAddress {
@@ -243,6 +245,60 @@ function asBuffer(data: Uint8Array | string, what: string): Uint8Array {
   throw new TypeError(`${what}: data must be a Buffer, Uint8Array or string`);
 }
 
+/** The IP version of an address given as a multicast group, source or interface address. */
+function ipOf(addr: unknown, what: string, role: string): 4 | 6 {
+  if (typeof addr !== 'string') throw new TypeError(`${what}: the ${role} must be an IP address string, got ${addr === null ? 'null' : typeof addr}`);
+  const ip = isIP(addr.replace(/%.*$/, ''));
+  if (ip === 0) throw new AddressError(`${what}: the ${role} ${JSON.stringify(addr)} is not an IP address (names are not resolved here)`);
+  return ip as 4 | 6;
+}
+
+/** Whether an IP address is a multicast one: 224.0.0.0/4 or ff00::/8. */
+function isMulticast(addr: string, ip: 4 | 6): boolean {
+  if (ip === 4) {
+    const first = Number(addr.slice(0, addr.indexOf('.')));
+    return first >= 224 && first <= 239;
+  }
+  return /^ff[0-9a-f]{2}:/i.test(addr);
+}
+
+/**
+ * Whether `addr` is an IP address literal in a multicast range: 224.0.0.0/4 (IPv4) or ff00::/8
+ * (IPv6, a `%scope` suffix allowed). False for anything else, names included.
+ *
+ * @example
+ * ```ts
+ * isMulticastAddress('239.1.2.3');   // true
+ * isMulticastAddress('ff02::1%eth0'); // true
+ * isMulticastAddress('10.0.0.1');    // false
+ * ```
+ */
+export function isMulticastAddress(addr: string): boolean {
+  if (typeof addr !== 'string') return false;
+  const ip = isIP(addr.replace(/%.*$/, ''));
+  if (ip === 4 && addr.includes('%')) return false;
+  return ip !== 0 && isMulticast(addr, ip as 4 | 6);
+}
+
+/**
+ * The scope that names an interface for sockaddr(): the index of one of its link-local IPv6
+ * addresses when it has one (their scope id is the interface's index), else its name, which
+ * sockaddr() looks up with if_nametoindex. Windows needs the first: `networkInterfaces()` lists
+ * its interfaces under their friendly names ('Ethernet'), which if_nametoindex does not know.
+ */
+function scopeOf(name: string, list: readonly { family: string; scopeid?: number }[] | undefined): string {
+  const linkLocal = list?.find((a) => a.family === 'IPv6' && a.scopeid !== undefined && a.scopeid > 0);
+  return linkLocal !== undefined ? String(linkLocal.scopeid) : name;
+}
+
+/** The scope (see scopeOf) of the interface that has `address`, or undefined if none has it. */
+function interfaceWith(address: string): string | undefined {
+  for (const [name, list] of Object.entries(networkInterfaces())) {
+    if (list !== undefined && list.some((a) => a.address === address)) return scopeOf(name, list);
+  }
+  return undefined;
+}
+
 function clockNow(): number {
   const c = running;
   if (c === null) throw new NotInCoroError('a socket operation');
@@ -289,6 +345,8 @@ export class AsyncSocket implements IoOwner {
   private addrBuf: Uint8Array | undefined;
   private lastTo: { key: string; addr: Uint8Array } | undefined;
   private pendingOptions: [number, number, number][] | undefined;
+  /** A group was joined, and (on Linux) IP_MULTICAST_ALL turned off: see {@link addMembership}. */
+  private membersOnly = false;
   /**
    * The scheduler's read-event count for this fd when a read came back short (the kernel's
    * buffer was then empty), or -1. While the count has not moved, the next read waits without
@@ -1040,10 +1098,265 @@ export class AsyncSocket implements IoOwner {
     return this;
   }
 
+  /**
+   * IPV6_V6ONLY: an IPv6 socket bound to `::` takes IPv6 only, not IPv4 as well (as mapped
+   * `::ffff:a.b.c.d` addresses, Linux's default). Set it before binding.
+   */
+  setIPv6Only(on = true): this {
+    if (this.family !== 6) throw new TypeError(`setIPv6Only: the socket is not IPv6 (${this.family === undefined ? 'no family yet: create it with { family: 6 }' : this.family === 'unix' ? 'Unix' : 'IPv4'})`);
+    this.setOption(K.IPPROTO_IPV6, K.IPV6_V6ONLY, on ? 1 : 0);
+    return this;
+  }
+
   /** SO_BROADCAST, for UDP. */
   setBroadcast(on = true): this {
     this.setOption(K.SOL_SOCKET, K.SO_BROADCAST, on ? 1 : 0);
     return this;
+  }
+
+  // ---- multicast (UDP) ----
+
+  /**
+   * The fd of this UDP socket for a multicast call. A socket without a family yet takes
+   * `family` (that of the group), as bind() would; one of the other family refuses `shown`.
+   */
+  private multicastFd(what: string, family?: 4 | 6, shown?: string): number {
+    if (this.kind !== 'udp') throw new TypeError(`${what}: multicast needs a UDP socket, this one is ${this.kind}`);
+    if (this.closed) throw new SocketClosedError(what);
+    if (family !== undefined) {
+      if (this.family === undefined) {
+        this.family = family;
+        this.open();
+      } else if (this.family !== family) {
+        throw new AddressError(`${what}: ${shown} is an IPv${family} address but the socket is IPv${this.family}`);
+      }
+    }
+    return this.fdFor(what);
+  }
+
+  /** Encodes an IP literal of family `ip` (port 0). */
+  private static ipAddr(host: string, ip: 4 | 6, what: string): Uint8Array {
+    const out = new Uint8Array(K.ADDR_BYTES);
+    const rc = native.sockaddr(out, ip === 6 ? K.AF_INET6 : K.AF_INET, host, 0);
+    if (rc < 0) throw new AddressError(`${what}: bad address ${host}`);
+    return out;
+  }
+
+  /**
+   * Encodes a multicast interface for this socket's family. IPv4 names one by an address it has,
+   * or by its name (its first IPv4 address is used). IPv6 names one by its name or index
+   * (`'eth0'`, `'2'`), the same after a `%` (`'::%eth0'`, as Node's dgram writes it), or by any
+   * address it has (IPv6 or IPv4); `'::'` is the default interface.
+   */
+  private interfaceAddr(iface: unknown, what: string): Uint8Array {
+    if (typeof iface !== 'string') throw new TypeError(`${what}: the interface must be a string (an address or a name), got ${iface === null ? 'null' : typeof iface}`);
+    const out = new Uint8Array(K.ADDR_BYTES);
+    if (this.family === 4) {
+      let addr = iface;
+      const ip = isIP(iface);
+      if (ip === 6) throw new AddressError(`${what}: ${iface} is an IPv6 address but the socket is IPv4`);
+      if (ip === 0) {
+        const v4 = networkInterfaces()[iface]?.find((a) => a.family === 'IPv4');
+        if (v4 === undefined) throw new AddressError(`${what}: no interface named ${JSON.stringify(iface)} has an IPv4 address`);
+        addr = v4.address;
+      }
+      if (native.sockaddr(out, K.AF_INET, addr, 0) < 0) throw new AddressError(`${what}: bad interface address ${addr}`);
+      return out;
+    }
+    let scope: string;
+    const pct = iface.indexOf('%');
+    if (pct >= 0) {
+      const before = iface.slice(0, pct);
+      if (before !== '' && isIP(before) !== 6) throw new AddressError(`${what}: bad interface ${JSON.stringify(iface)}`);
+      scope = iface.slice(pct + 1);
+    } else if (iface === '::') {
+      scope = '0';
+    } else if (isIP(iface) !== 0) {
+      const found = interfaceWith(iface);
+      if (found === undefined) throw new AddressError(`${what}: no interface has the address ${iface}`);
+      scope = found;
+    } else {
+      scope = iface;
+    }
+    if (scope !== '' && !/^\d+$/.test(scope)) scope = scopeOf(scope, networkInterfaces()[scope]);
+    // sockaddr() turns the scope into the interface index (if_nametoindex for a name); index 0,
+    // the default interface, is no scope at all.
+    const host = scope === '0' ? '::' : `::%${scope}`;
+    if (scope === '' || native.sockaddr(out, K.AF_INET6, host, 0) < 0) throw new AddressError(`${what}: no interface ${JSON.stringify(iface)}`);
+    return out;
+  }
+
+  private membership(join: boolean, what: string, group: string, iface: string | undefined, source: string | undefined): void {
+    const ip = ipOf(group, what, 'group');
+    if (!isMulticast(group, ip)) throw new RangeError(`${what}: ${group} is not a multicast address (224.0.0.0/4, ff00::/8)`);
+    if (source !== undefined) {
+      const sip = ipOf(source, what, 'source');
+      if (sip !== ip) throw new AddressError(`${what}: the source ${source} and the group ${group} are of different IP versions`);
+      if (isMulticast(source, sip)) throw new RangeError(`${what}: the source ${source} is a multicast address; it must be a sender's unicast address`);
+    }
+    const fd = this.multicastFd(what, ip, group);
+    const g = AsyncSocket.ipAddr(group, ip, what);
+    const i = iface === undefined ? null : this.interfaceAddr(iface, what);
+    const src = source === undefined ? null : AsyncSocket.ipAddr(source, ip, what);
+    const rc = native.membership(fd, join, g, i, src);
+    if (rc >= 0 && join && !this.membersOnly) {
+      this.membersOnly = true;
+      const all = ip === 6 ? K.IPV6_MULTICAST_ALL : K.IP_MULTICAST_ALL;
+      if (all !== undefined) {
+        const off = native.setsockopt(fd, ip === 6 ? K.IPPROTO_IPV6 : K.IPPROTO_IP, all, 0);
+        // A kernel older than the option (IPv6: before 4.20) keeps its default.
+        if (off < 0 && off !== -ENOPROTOOPT) throw new SystemError(`setsockopt(${ip === 6 ? 'IPV6' : 'IP'}_MULTICAST_ALL)`, off);
+      }
+    }
+    if (rc < 0) {
+      const opt =
+        ip === 4
+          ? `IP_${join ? 'ADD' : 'DROP'}_${source !== undefined ? 'SOURCE_' : ''}MEMBERSHIP`
+          : source !== undefined
+            ? `MCAST_${join ? 'JOIN' : 'LEAVE'}_SOURCE_GROUP`
+            : `IPV6_${join ? 'JOIN' : 'LEAVE'}_GROUP`;
+      throw new SystemError(`setsockopt(${opt}) ${group}`, rc);
+    }
+  }
+
+  /**
+   * Joins the multicast group `group` (224.0.0.0/4 or ff00::/8), so datagrams sent to it and to
+   * the port this socket is bound to arrive here. `iface` picks the interface to join on: for
+   * IPv4 one of its addresses (or its name), for IPv6 its name or index (`'eth0'`, `'::%eth0'`)
+   * or one of its addresses; by default the routing table picks one. Several sockets of one
+   * host can receive a group on one port when each sets {@link setReuseAddress} before binding.
+   * Only members receive a group: Linux would also deliver it to every other socket bound to
+   * the port while any socket of the host is a member (IP_MULTICAST_ALL), so joining turns that
+   * off for this socket. A socket without a family yet takes the group's. Closing the socket
+   * leaves its groups.
+   *
+   * @example
+   * ```ts
+   * const sock = AsyncSocket.udp({ family: 4 });
+   * sock.setReuseAddress();
+   * yield* sock.bind({ host: '0.0.0.0', port: 5353 });
+   * sock.addMembership('239.1.2.3');
+   * const { data, address } = yield* sock.recvfrom(1500);
+   * ```
+   */
+  addMembership(group: string, iface?: string): this {
+    this.membership(true, 'addMembership', group, iface, undefined);
+    return this;
+  }
+
+  /** Leaves a group joined with {@link addMembership} (the same `iface`): nothing sent to it arrives from then on. */
+  dropMembership(group: string, iface?: string): this {
+    this.membership(false, 'dropMembership', group, iface, undefined);
+    return this;
+  }
+
+  /**
+   * Joins `group` for datagrams from `source` only (source-specific multicast, RFC 4607; by
+   * convention groups in 232.0.0.0/8 and ff3x::/32).
+   *
+   * @example
+   * ```ts
+   * sock.addSourceSpecificMembership('10.0.0.7', '232.1.1.1');
+   * ```
+   */
+  addSourceSpecificMembership(source: string, group: string, iface?: string): this {
+    this.membership(true, 'addSourceSpecificMembership', group, iface, source);
+    return this;
+  }
+
+  /** Leaves a membership made with {@link addSourceSpecificMembership}. */
+  dropSourceSpecificMembership(source: string, group: string, iface?: string): this {
+    this.membership(false, 'dropSourceSpecificMembership', group, iface, source);
+    return this;
+  }
+
+  /**
+   * How many routers the multicast datagrams this socket sends may cross: IP_MULTICAST_TTL, or
+   * the hop limit for IPv6; 0 to 255, default 1 (this network only). 0 keeps them on this host.
+   *
+   * @example
+   * ```ts
+   * sock.setMulticastTTL(4);
+   * ```
+   */
+  setMulticastTTL(ttl: number): this {
+    const fd = this.multicastFd('setMulticastTTL');
+    if (typeof ttl !== 'number') throw new TypeError(`setMulticastTTL: ttl must be a number, got ${typeof ttl}`);
+    if (!Number.isInteger(ttl) || ttl < 0 || ttl > 255) throw new RangeError(`setMulticastTTL: ttl must be an integer from 0 to 255, got ${ttl}`);
+    const six = this.family === 6;
+    const rc = native.setsockopt(fd, six ? K.IPPROTO_IPV6 : K.IPPROTO_IP, six ? K.IPV6_MULTICAST_HOPS : K.IP_MULTICAST_TTL, ttl);
+    if (rc < 0) throw new SystemError(`setsockopt(${six ? 'IPV6_MULTICAST_HOPS' : 'IP_MULTICAST_TTL'})`, rc);
+    return this;
+  }
+
+  /** The multicast TTL (IPv6: hop limit) set by {@link setMulticastTTL}. */
+  get multicastTTL(): number {
+    const fd = this.multicastFd('multicastTTL');
+    const six = this.family === 6;
+    const v = native.getsockopt(fd, six ? K.IPPROTO_IPV6 : K.IPPROTO_IP, six ? K.IPV6_MULTICAST_HOPS : K.IP_MULTICAST_TTL);
+    if (v < 0) throw new SystemError(`getsockopt(${six ? 'IPV6_MULTICAST_HOPS' : 'IP_MULTICAST_TTL'})`, v);
+    return v;
+  }
+
+  /**
+   * Whether multicast datagrams this socket sends are also delivered to this host's own members
+   * of the group (IP_MULTICAST_LOOP; on by default). On Windows the option acts on the
+   * receiving socket instead: a socket with it off does not get its own host's datagrams.
+   *
+   * @example
+   * ```ts
+   * sock.setMulticastLoopback(false);
+   * ```
+   */
+  setMulticastLoopback(on: boolean): this {
+    const fd = this.multicastFd('setMulticastLoopback');
+    if (typeof on !== 'boolean') throw new TypeError(`setMulticastLoopback: on must be a boolean, got ${typeof on}`);
+    const six = this.family === 6;
+    const rc = native.setsockopt(fd, six ? K.IPPROTO_IPV6 : K.IPPROTO_IP, six ? K.IPV6_MULTICAST_LOOP : K.IP_MULTICAST_LOOP, on ? 1 : 0);
+    if (rc < 0) throw new SystemError(`setsockopt(${six ? 'IPV6_MULTICAST_LOOP' : 'IP_MULTICAST_LOOP'})`, rc);
+    return this;
+  }
+
+  /** Whether multicast loopback is on (see {@link setMulticastLoopback}). */
+  get multicastLoopback(): boolean {
+    const fd = this.multicastFd('multicastLoopback');
+    const six = this.family === 6;
+    const v = native.getsockopt(fd, six ? K.IPPROTO_IPV6 : K.IPPROTO_IP, six ? K.IPV6_MULTICAST_LOOP : K.IP_MULTICAST_LOOP);
+    if (v < 0) throw new SystemError(`getsockopt(${six ? 'IPV6_MULTICAST_LOOP' : 'IP_MULTICAST_LOOP'})`, v);
+    return v !== 0;
+  }
+
+  /**
+   * The interface the multicast datagrams this socket sends leave by (IP_MULTICAST_IF,
+   * IPV6_MULTICAST_IF), named as for {@link addMembership}; `'0.0.0.0'` or `'::'` give the
+   * choice back to the routing table.
+   *
+   * @example
+   * ```ts
+   * sock.setMulticastInterface('192.168.1.20');   // IPv4: an address of the interface
+   * sock6.setMulticastInterface('eth0');          // IPv6: its name (or '::%eth0', or an index)
+   * ```
+   */
+  setMulticastInterface(iface: string): this {
+    const fd = this.multicastFd('setMulticastInterface');
+    const rc = native.setMulticastInterface(fd, this.interfaceAddr(iface, 'setMulticastInterface'));
+    if (rc < 0) throw new SystemError(`setsockopt(${this.family === 6 ? 'IPV6_MULTICAST_IF' : 'IP_MULTICAST_IF'}) ${iface}`, rc);
+    return this;
+  }
+
+  /**
+   * The interface multicast datagrams leave by: an IPv4 address (`'0.0.0.0'`: the routing
+   * table's choice), or for IPv6 `'::%<index>'` (`'::'`: the default).
+   */
+  get multicastInterface(): string {
+    const fd = this.multicastFd('multicastInterface');
+    const out = new Uint8Array(K.ADDR_BYTES);
+    const six = this.family === 6;
+    const rc = native.getMulticastInterface(fd, six ? K.AF_INET6 : K.AF_INET, out);
+    if (rc < 0) throw new SystemError(`getsockopt(${six ? 'IPV6_MULTICAST_IF' : 'IP_MULTICAST_IF'})`, rc);
+    const a = native.decodeAddress(out);
+    if (typeof a === 'number' || a.family === 'unix') throw new SystemError('decode address', typeof a === 'number' ? a : -(native.errno['EAFNOSUPPORT'] ?? 97));
+    return a.host;
   }
 
   /** SO_RCVBUF: the kernel's receive buffer size (Linux reports twice what was asked). */

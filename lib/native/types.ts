@@ -281,6 +281,22 @@ export interface SocketConstants {
   readonly TCP_KEEPCNT?: number;
   readonly IPPROTO_IPV6: number;
   readonly IPV6_V6ONLY: number;
+  readonly IPPROTO_IP: number;
+  /** IPv4 multicast TTL, 0..255 (default 1: the local network only). */
+  readonly IP_MULTICAST_TTL: number;
+  /** IPv4: 1 (default) if this host's own multicast datagrams are looped back to it. */
+  readonly IP_MULTICAST_LOOP: number;
+  /** IPv6 multicast hop limit, 0..255 (default 1). */
+  readonly IPV6_MULTICAST_HOPS: number;
+  /** IPv6: 1 (default) if this host's own multicast datagrams are looped back to it. */
+  readonly IPV6_MULTICAST_LOOP: number;
+  /**
+   * Linux only: 1 (default) if a socket bound to a group's port receives it while any socket of
+   * the host is a member, though it is not one itself; 0 for members only.
+   */
+  readonly IP_MULTICAST_ALL?: number;
+  /** Linux 4.20 and later: the same for IPv6. */
+  readonly IPV6_MULTICAST_ALL?: number;
 }
 
 /** A decoded socket address. */
@@ -478,6 +494,21 @@ export interface NativeBinding {
   getsockopt(fd: number, level: number, name: number): number;
   getsockname(fd: number, out: Uint8Array): number;
   getpeername(fd: number, out: Uint8Array): number;
+  /**
+   * Joins (`join` true) or leaves the multicast group `group` (encoded by `sockaddr`; its port is
+   * ignored). `iface` names the interface as `sockaddr` encodes it: an IPv4 address of the
+   * interface, or for IPv6 `::%name` (or `::%index`), whose scope id is the interface index;
+   * without it the routing table chooses (IPv6: the group's own scope id). With `source`, only
+   * datagrams from that sender are received (source-specific membership). All three addresses
+   * of one family (`-EINVAL` otherwise). 0 or -errno: on Linux `-EINVAL` for a group that is not
+   * multicast, `-EADDRINUSE` joined already, `-EADDRNOTAVAIL` not joined, `-ENODEV` no such
+   * interface, `-ENOBUFS` past `net.ipv4.igmp_max_memberships`.
+   */
+  membership(fd: number, join: boolean, group: Uint8Array, iface?: Uint8Array | null, source?: Uint8Array | null): number;
+  /** Sets the interface multicast datagrams leave by, named as for {@link membership}. 0 or -errno. */
+  setMulticastInterface(fd: number, iface: Uint8Array): number;
+  /** Writes into `out` the interface multicast datagrams leave by (`0.0.0.0`, `::`: the routing table's choice). 0 or -errno. */
+  getMulticastInterface(fd: number, family: number, out: Uint8Array): number;
   /** Symbolic errno values of this platform, e.g. `errno.EAGAIN`. */
   readonly errno: Readonly<Record<string, number>>;
   /** `"EAGAIN"` for `-EAGAIN` (either sign); `""` if unknown. */

@@ -8,7 +8,7 @@
  * references to the old one's coroutines are dead).
  *
  * Connections: one per pair of peers, authenticated (lib/remote/auth.ts), carrying frames both
- * ways (lib/remote/peer.ts). Peers are found by UDP broadcast (`discover`), a static list
+ * ways (lib/remote/peer.ts). Peers are found by UDP broadcast or multicast (`discover`), a static list
  * (`peers`), references that name them, and relaying: a node tells each new peer about the
  * others it knows. When both ends of a pair dial each other at once, the connection dialled by the
  * node with the lower location wins; the server side decides before any frame flows, so nothing
@@ -34,7 +34,7 @@ import { AsyncoroError, CoroStateError } from '../core/errors.js';
 import { running, type Op } from '../core/op.js';
 import { defaultScheduler, type Scheduler } from '../core/scheduler.js';
 import { Channel, type Subscriber } from '../msg/channel.js';
-import { AsyncSocket } from '../io/socket.js';
+import { AsyncSocket, isMulticastAddress } from '../io/socket.js';
 import { clientHandshake, HandshakeError, MAX_HELLO, sendAnswer, serverHandshake, type Stream } from './auth.js';
 import { BadFrame, decodeFrame, encodeFrame, errorToWire, F, isId, wireToError, type RefResolver } from './codec.js';
 import { decodeAnnouncement, encodeAnnouncement, PING, PONG, type Announcement } from './discovery.js';
@@ -88,11 +88,20 @@ export interface NetworkOptions {
   /** The UDP port of discovery, shared by the nodes of a network; default 51350. */
   udpPort?: number;
   /**
-   * Discovery by UDP broadcast: `true` (default) pings the broadcast address of `host` (for
-   * loopback, 127.255.255.255; else 255.255.255.255) at start and every `interval` ms; `false`
-   * turns it off; an object sets the address and interval.
+   * Discovery: `true` (default) pings the broadcast address of `host` (for loopback,
+   * 127.255.255.255; else 255.255.255.255) at start and every `interval` ms; `false` turns it
+   * off; an object sets the broadcast address and the interval, or, with `multicast`, pings that
+   * group (an IPv4 group such as `'239.1.2.3'` or an IPv6 one such as `'ff15::a5'`) instead of
+   * broadcasting: every node joins the group on the interface of `host` (the routing table's
+   * choice for `'0.0.0.0'`), and `ttl` (default 1: this network only) says how many routers its
+   * pings may cross.
+   *
+   * @example
+   * ```ts
+   * yield* joinNetwork({ name: 'w1', host: '10.0.0.5', secret, discover: { multicast: '239.1.2.3', ttl: 4 } });
+   * ```
    */
-  discover?: boolean | { broadcast?: string; interval?: number };
+  discover?: boolean | { broadcast?: string; multicast?: string; ttl?: number; interval?: number };
   /** Peers to dial at start (and again, with backoff, until they answer): `'host:port'` or `{ host, port }`. */
   peers?: (string | { host: string; port: number })[];
   /** The shared secret every peer must prove it knows (HMAC challenge-response). Required unless `tls` is given. */
@@ -146,7 +155,8 @@ export interface ResolvedOptions {
   host: string;
   tcpPort: number;
   udpPort: number;
-  discover: { broadcast: string; interval: number } | null;
+  /** `multicast` is the group ('' for broadcast), `ttl` its pings' TTL. */
+  discover: { broadcast: string; multicast: string; ttl: number; interval: number } | null;
   peers: { host: string; port: number }[];
   key: Buffer;
   /** TLS for peer connections: one context for all of them, and the per-connection options. */
@@ -264,11 +274,22 @@ function resolveOptions(o: NetworkOptions): Omit<ResolvedOptions, 'host'> & { ho
   const udpPort = port(o.udpPort, 'udpPort', 51350);
   let discover: ResolvedOptions['discover'] = null;
   const d = o.discover ?? true;
-  if (d === true) discover = { broadcast: '', interval: 5000 };
+  if (d === true) discover = { broadcast: '', multicast: '', ttl: 1, interval: 5000 };
   else if (d !== false) {
-    if (typeof d !== 'object' || d === null) throw new TypeError('discover must be true, false or { broadcast, interval }');
+    if (typeof d !== 'object' || d === null) throw new TypeError('discover must be true, false or { broadcast, multicast, ttl, interval }');
     if (d.broadcast !== undefined && (typeof d.broadcast !== 'string' || isIP(d.broadcast) !== 4)) throw new TypeError('discover.broadcast must be an IPv4 address');
-    discover = { broadcast: d.broadcast ?? '', interval: positive(d.interval, 'discover.interval', 5000) };
+    const m = d.multicast;
+    if (m !== undefined) {
+      if (typeof m !== 'string' || isIP(m) === 0) throw new TypeError(`discover.multicast must be the IP address of a multicast group, got ${JSON.stringify(m)}`);
+      if (!isMulticastAddress(m)) throw new RangeError(`discover.multicast must be a multicast group (224.0.0.0/4 or ff00::/8), got ${m}`);
+      if (d.broadcast !== undefined) throw new TypeError('discover: give broadcast or multicast, not both');
+    }
+    const ttl = d.ttl;
+    if (ttl !== undefined) {
+      if (m === undefined) throw new TypeError('discover.ttl is the TTL of multicast pings: it needs discover.multicast');
+      if (typeof ttl !== 'number' || !Number.isInteger(ttl) || ttl < 0 || ttl > 255) throw new RangeError(`discover.ttl must be an integer from 0 to 255, got ${String(ttl)}`);
+    }
+    discover = { broadcast: d.broadcast ?? '', multicast: m ?? '', ttl: ttl ?? 1, interval: positive(d.interval, 'discover.interval', 5000) };
   }
   const peers = (o.peers ?? []).map((p) => parseLocation(p, 'peers'));
   const maxFrameSize = positive(o.maxFrameSize, 'maxFrameSize', 16 * 1024 * 1024);
@@ -351,7 +372,14 @@ export function* joinNetwork(options: NetworkOptions): Generator<unknown, Networ
   const port = (l.localAddress as { port: number }).port;
   const net = new Network(sched, { ...o, host: announce }, l, port);
   networks.set(sched, net);
-  yield* net._start(bindHost);
+  try {
+    yield* net._start(bindHost);
+  } catch (e) {
+    // Discovery could not start (its port taken, a group that cannot be joined): no half-joined
+    // network stays behind, listening and registered.
+    net.closeNow();
+    throw e;
+  }
   return net;
 }
 
@@ -374,6 +402,8 @@ export class Network implements RefResolver {
   private readonly listener: AsyncSocket;
   private bcast: AsyncSocket | null = null;
   private uni: AsyncSocket | null = null;
+  /** The group `bcast` joined for multicast discovery, and on which interface. */
+  private joined: { group: string; iface: string | undefined } | null = null;
   private readonly peerMap = new Map<string, Peer>();
   private readonly coros = new Map<number, Coro>();
   private readonly endedSeen = new Set<number>();
@@ -440,16 +470,45 @@ export class Network implements RefResolver {
         });
       }
     });
-    if (this.options.discover !== null) {
-      const b = AsyncSocket.udp({ family: 4 });
-      const u = AsyncSocket.udp({ family: 4 });
+    const d = this.options.discover;
+    if (d !== null) {
+      // Pings arrive at `b`, bound to the shared UDP port; pongs (and this node's pings) go out of
+      // `u`, whose own port the pongs come back to.
+      const group = d.multicast;
+      const family = group !== '' && isIP(group) === 6 ? 6 : 4;
+      const b = AsyncSocket.udp({ family });
+      const u = AsyncSocket.udp({ family });
       try {
         b.setReuseAddress();
-        b.setBroadcast();
-        yield* b.bind({ host: bindHost.startsWith('127.') ? '0.0.0.0' : '0.0.0.0', port: this.options.udpPort });
-        u.setBroadcast();
-        yield* u.bind({ host: bindHost, port: 0 });
+        if (group === '') {
+          b.setBroadcast();
+          yield* b.bind({ host: '0.0.0.0', port: this.options.udpPort });
+          u.setBroadcast();
+          yield* u.bind({ host: bindHost, port: 0 });
+        } else {
+          // The group travels on the interface of `host` (an IPv6 group too: the interface that
+          // has that address); for 0.0.0.0 the routing table chooses.
+          const iface = bindHost === '0.0.0.0' ? undefined : bindHost;
+          // Bound to the group, an IPv4 socket receives only what is sent to the group, not the
+          // broadcasts of nodes that discover by broadcast (Windows cannot bind a multicast
+          // address: there it binds the wildcard). IPv6 has no broadcast; binding a link-local
+          // group would need a scope, so it binds the wildcard.
+          const bindTo = family === 6 ? '::' : process.platform === 'win32' ? '0.0.0.0' : group;
+          if (family === 6) {
+            // Nor IPv4 broadcasts as mapped addresses, which a dual-stack socket would take.
+            b.setIPv6Only();
+            u.setIPv6Only();
+          }
+          yield* b.bind({ host: bindTo, port: this.options.udpPort });
+          b.addMembership(group, iface);
+          this.joined = { group, iface };
+          u.setMulticastTTL(d.ttl);
+          if (iface !== undefined) u.setMulticastInterface(iface);
+          yield* u.bind({ host: family === 6 ? '::' : bindHost, port: 0 });
+        }
       } catch (e) {
+        // Closing the socket leaves the group too.
+        this.joined = null;
         b.close();
         u.close();
         throw e;
@@ -483,8 +542,10 @@ export class Network implements RefResolver {
 
   // ---- discovery ----
 
-  private broadcastAddress(): string {
+  /** Where pings go: the multicast group, or the broadcast address. */
+  private pingAddress(): string {
     const d = this.options.discover!;
+    if (d.multicast !== '') return d.multicast;
     return d.broadcast !== '' ? d.broadcast : defaultBroadcast(this.host);
   }
 
@@ -492,12 +553,12 @@ export class Network implements RefResolver {
     return encodeAnnouncement(this.options.key, { kind, name: this.name, host: this.host, port: this.port, incarnation: this.incarnation });
   }
 
-  /** Sends a discovery ping (broadcast). */
+  /** Sends a discovery ping (broadcast or multicast). */
   private ping(): void {
     const u = this.uni;
     if (u === null || this.closed) return;
     const net = this;
-    const addr = this.broadcastAddress();
+    const addr = this.pingAddress();
     const data = this.announcement(PING);
     this.sched.spawn(function* () {
       try {
@@ -1252,6 +1313,15 @@ export class Network implements RefResolver {
     this.closed = true;
     networks.delete(this.sched);
     this.listener.close();
+    if (this.joined !== null && this.bcast !== null) {
+      // Said to the kernel (and so to the network's routers) now, though closing would too.
+      try {
+        this.bcast.dropMembership(this.joined.group, this.joined.iface);
+      } catch (e) {
+        this.options.log(`leaving multicast group ${this.joined.group} failed: ${(e as Error).message}`);
+      }
+      this.joined = null;
+    }
     this.bcast?.close();
     this.uni?.close();
     for (const p of [...this.peerMap.values()]) {

@@ -14,6 +14,8 @@ import { joinNetwork, PeerStatus, peerStatus } from '../../lib/remote/network.js
 import { RCI } from '../../lib/remote/rci.js';
 import { RemoteError } from '../../lib/remote/errors.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
+import { group4, loopback, probe } from '../helpers/multicast.js';
+import { freeUdpPort } from '../helpers/peers.js';
 import { certs } from '../helpers/tls.js';
 
 const cli = join(fileURLToPath(new URL('.', import.meta.url)), '..', '..', 'lib', 'cli', 'asyncoro.ts');
@@ -90,6 +92,41 @@ describe('cli: asyncoro node', function () {
       expect(d.out).to.match(/peer user at 127\.0\.0\.1:\d+ online/);
     });
   }
+
+  it('--multicast GROUP: the daemon discovers (and is discovered) by multicast; a group that is none is refused', async function () {
+    const no = await probe(4, group4(), loopback.address);
+    if (no !== null) {
+      console.log(`    (not run: ${no})`);
+      this.skip();
+    }
+    const group = group4();
+    const udpPort = freeUdpPort();
+    const d = daemon(['node', '--secret', 'cli-secret', '--name', 'mc', '--multicast', group, '--udp-port', String(udpPort), '--status-ms', '100']);
+    try {
+      await lineMatching(d, /^asyncoro node mc at 127\.0\.0\.1:\d+ \| 0 peer\(s\) online/m);
+      const { sched } = makeScheduler();
+      const st = await runCoro(sched, function* () {
+        const net = yield* joinNetwork({ name: 'user', secret: 'cli-secret', udpPort, discover: { multicast: group, interval: 200 }, log: () => {} });
+        try {
+          peerStatus(self());
+          return yield* receive((x): x is PeerStatus => x instanceof PeerStatus && x.status === 'online', 10000, null);
+        } finally {
+          net.closeNow();
+        }
+      });
+      expect(st?.name).to.equal('mc');
+      await lineMatching(d, /peer user at 127\.0\.0\.1:\d+ online/);
+    } finally {
+      d.p.kill('SIGTERM');
+      await d.exited;
+    }
+    const bad = daemon(['node', '--secret', 'cli-secret', '--multicast', '10.1.2.3']);
+    expect((await bad.exited).code).to.equal(1);
+    expect(bad.err).to.match(/cannot join the network: discover\.multicast must be a multicast group/);
+    const both = daemon(['node', '--secret', 'cli-secret', '--multicast', group, '--no-discover']);
+    expect((await both.exited).code).to.equal(2);
+    expect(both.err).to.match(/--multicast and --no-discover exclude each other/);
+  });
 
   it('--tls-cert/--tls-key/--tls-ca: a daemon without a secret whose links are mutual TLS', async () => {
     const c = certs();

@@ -472,6 +472,29 @@ describe('io/socket: arguments, names, options', () => {
     });
   });
 
+  it('setIPv6Only: an IPv6 socket bound to :: takes IPv4 datagrams (as mapped addresses) only without it', async () => {
+    await runCoro(t.sched, function* () {
+      const dual = AsyncSocket.udp({ family: 6 }).setIPv6Only(false);
+      const only = AsyncSocket.udp({ family: 6 }).setIPv6Only();
+      yield* dual.bind({ host: '::', port: 0 });
+      yield* only.bind({ host: '::', port: 0 });
+      const port = (s: AsyncSocket) => (s.localAddress as { port: number }).port;
+      const v4 = AsyncSocket.udp({ family: 4 });
+      const v6 = AsyncSocket.udp({ family: 6 });
+      yield* v4.sendto('over IPv4', { host: '127.0.0.1', port: port(dual) });
+      const d = yield* dual.recvfrom(100, { timeout: 5000 });
+      expect(d.data.toString()).to.equal('over IPv4');
+      expect(d.address).to.deep.include({ family: 6, host: '::ffff:127.0.0.1' });
+      yield* v4.sendto('lost', { host: '127.0.0.1', port: port(only) });
+      yield* v6.sendto('over IPv6', { host: '::1', port: port(only) });
+      // Sent after the IPv4 one, so it would come second.
+      expect((yield* only.recvfrom(100, { timeout: 5000 })).data.toString()).to.equal('over IPv6');
+      expect(() => v4.setIPv6Only()).to.throw(TypeError);
+      expect(() => AsyncSocket.udp().setIPv6Only()).to.throw(TypeError);
+      for (const s of [dual, only, v4, v6]) s.close();
+    });
+  });
+
   it('wraps an existing socket fd', async () => {
     await runCoro(t.sched, function* () {
       const [c, s] = yield* pair();

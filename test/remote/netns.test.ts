@@ -3,6 +3,8 @@
  * namespace, so the machine's own network is untouched). The nodes find each other by UDP
  * broadcast on the bridge's subnet; cutting one host's link partitions it (the others see it go
  * offline), and restoring the link heals the partition (it comes back online, same incarnation).
+ * Nodes that discover by multicast (an IPv4 or an IPv6 group) find each other and not a node
+ * that broadcasts.
  *
  * Needs root and `ip netns`; where either is missing the tests are reported as pending (not run),
  * never as passed.
@@ -14,6 +16,8 @@ import { startPeer, stopPeers, type PeerProcess } from '../helpers/peers.js';
 const tag = `a8${process.pid % 100000}`;
 const bridgeNs = `${tag}br`;
 const hosts = [1, 2, 3].map((i) => ({ ns: `${tag}h${i}`, ip: `10.208.${process.pid % 200}.${i}`, veth: `${tag}v${i}`, peer: `${tag}p${i}` }));
+/** Each host's IPv6 address (without duplicate address detection, so usable at once). */
+const ip6 = (i: number): string => `fd08:${(process.pid % 200).toString(16)}::${i}`;
 const subnet = `10.208.${process.pid % 200}`;
 
 function ip(...args: string[]): void {
@@ -33,6 +37,7 @@ function setUp(): void {
     ip('-n', bridgeNs, 'link', 'set', h.peer, 'master', 'br0');
     ip('-n', bridgeNs, 'link', 'set', h.peer, 'up');
     ip('-n', h.ns, 'addr', 'add', `${h.ip}/24`, 'brd', `${subnet}.255`, 'dev', h.veth);
+    ip('-n', h.ns, '-6', 'addr', 'add', `${ip6(hosts.indexOf(h) + 1)}/64`, 'dev', h.veth, 'nodad');
     ip('-n', h.ns, 'link', 'set', h.veth, 'up');
   }
 }
@@ -70,6 +75,7 @@ describe('remote/peers across network namespaces', function () {
     }
     setUp();
   });
+  afterEach(() => stopPeers());
   after(async () => {
     await stopPeers();
     if (why === null) tearDown();
@@ -119,4 +125,23 @@ describe('remote/peers across network namespaces', function () {
     expect(healMs).to.be.lessThan(20000);
     for (const p of nodes) expect(p.err).to.not.match(/refused/);
   });
+
+  for (const group of ['239.208.1.1', 'ff15::208:1']) {
+    it(`two hosts discover each other by multicast (${group}); the host that broadcasts finds neither`, async () => {
+      const secret = 'netns-secret';
+      const common = { tcpPort: 9705, udpPort: 9706, secret, heartbeat: 500 };
+      const discover = { multicast: group, interval: 300 };
+      const [h1, h2, h3] = hosts as [(typeof hosts)[0], (typeof hosts)[0], (typeof hosts)[0]];
+      const n1 = await startPeer({ name: 'm1', host: h1.ip, ...common, discover }, ['ip', 'netns', 'exec', h1.ns]);
+      const n3 = await startPeer({ name: 'b3', host: h3.ip, ...common, discover: { interval: 300 } }, ['ip', 'netns', 'exec', h3.ns]);
+      const n2 = await startPeer({ name: 'm2', host: h2.ip, ...common, discover }, ['ip', 'netns', 'exec', h2.ns]);
+      await Promise.all([n1.waitFor(/^status m2 online$/, 20000), n2.waitFor(/^status m1 online$/, 20000)]);
+      // Ten ping intervals more: the broadcasting node hears no multicast ping and no multicast
+      // node hears its broadcasts.
+      await new Promise((r) => setTimeout(r, 3000));
+      for (const p of [n1, n2]) expect(p.out).to.not.match(/status b3/);
+      expect(n3.out).to.not.match(/status m[12]/);
+      for (const p of [n1, n2, n3]) expect(p.err).to.not.match(/failed|refused/);
+    });
+  }
 });

@@ -1,17 +1,23 @@
 /**
  * joinNetwork in one process: options checked at the call (tls among them), one network per
- * scheduler, operations without a network, and the frame decoder against random bytes.
+ * scheduler, a discovery that cannot start, the multicast group joined and left, operations
+ * without a network, and the frame decoder against random bytes.
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { existsSync, readFileSync } from 'node:fs';
+import os from 'node:os';
 import { Coro, self } from '../../lib/core/coro.js';
-import { CoroStateError } from '../../lib/core/errors.js';
+import { CoroStateError, SystemError } from '../../lib/core/errors.js';
 import { Channel } from '../../lib/msg/channel.js';
 import { joinNetwork, networkOf, peerStatus, type NetworkOptions } from '../../lib/remote/network.js';
 import { decodeFrame, isBadFrame } from '../../lib/remote/codec.js';
 import { NoNetworkError, TlsUnavailableError } from '../../lib/remote/errors.js';
 import { sendFile } from '../../lib/remote/files.js';
+import { AsyncSocket } from '../../lib/io/socket.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
+import { group4, loopback } from '../helpers/multicast.js';
+import { freeUdpPort } from '../helpers/peers.js';
 import { certs } from '../helpers/tls.js';
 import { createSecureContext, type SecureContext } from '../../lib/io/tls.js';
 import { TlsError } from '../../lib/io/errors.js';
@@ -40,6 +46,80 @@ describe('remote/network', () => {
     expect(await joinError({ secret: 's', peers: ['no-port'], discover: false })).to.be.instanceOf(TypeError);
     expect(await joinError({ secret: 's', discover: { broadcast: 'x' } })).to.be.instanceOf(TypeError);
     expect(await joinError({ secret: 's', maxFrameSize: 10, discover: false })).to.be.instanceOf(RangeError);
+  });
+
+  it('checks the multicast discovery options at the call', async () => {
+    const bad: [NetworkOptions['discover'], new (...a: never[]) => Error][] = [
+      [{ multicast: 'not-a-group' }, TypeError],
+      [{ multicast: 239 as never }, TypeError],
+      [{ multicast: 'example.com' }, TypeError],
+      [{ multicast: '10.1.2.3' }, RangeError],
+      [{ multicast: 'fd00::1' }, RangeError],
+      [{ multicast: '239.1.2.3', broadcast: '127.255.255.255' }, TypeError],
+      [{ multicast: '239.1.2.3', ttl: 256 }, RangeError],
+      [{ multicast: '239.1.2.3', ttl: -1 }, RangeError],
+      [{ multicast: '239.1.2.3', ttl: 1.5 }, RangeError],
+      [{ multicast: '239.1.2.3', ttl: '2' as never }, RangeError],
+      [{ ttl: 2 }, TypeError],
+      [{ multicast: '239.1.2.3', interval: 0 }, RangeError],
+    ];
+    for (const [discover, type] of bad) expect(await joinError({ secret: 's', discover }), JSON.stringify(discover)).to.be.instanceOf(type);
+  });
+
+  it('a discovery that cannot start fails joinNetwork with the system error and leaves nothing joined', async () => {
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      // The discovery port, taken by a socket that does not share it.
+      const holder = AsyncSocket.udp({ family: 4 });
+      yield* holder.bind({ host: '0.0.0.0', port: 0 });
+      const udpPort = (holder.localAddress as { port: number }).port;
+      let err: unknown;
+      try {
+        yield* joinNetwork({ secret: 's', udpPort, discover: { multicast: group4() }, log: () => {} });
+      } catch (e) {
+        err = e;
+      }
+      const left = networkOf();
+      holder.close();
+      const net = yield* joinNetwork({ secret: 's', udpPort, discover: { multicast: group4() }, log: () => {} });
+      net.closeNow();
+      return { err, left };
+    });
+    expect(r.err).to.be.instanceOf(SystemError);
+    expect((r.err as SystemError).code).to.equal('EADDRINUSE');
+    expect(r.left).to.equal(undefined);
+  });
+
+  // /proc/net/igmp lists each interface's IPv4 groups (Linux).
+  (existsSync('/proc/net/igmp') ? it : it.skip)('multicast discovery joins its group on the interface of host; leaving the network leaves the group', async () => {
+    /** The groups joined on each interface, as dotted quads. */
+    const joined = (): Map<string, string[]> => {
+      const out = new Map<string, string[]>();
+      let dev = '';
+      for (const line of readFileSync('/proc/net/igmp', 'utf8').split('\n').slice(1)) {
+        const head = /^\d+\s+(\S+)\s*:/.exec(line);
+        if (head !== null) {
+          dev = head[1]!;
+          out.set(dev, []);
+        } else if (/^\s+[0-9A-F]{8}\s/.test(line)) {
+          // The group's bytes in memory order, printed as a little-endian number.
+          const hex = line.trim().slice(0, 8);
+          const bytes = [6, 4, 2, 0].map((i) => parseInt(hex.slice(i, i + 2), 16));
+          out.get(dev)!.push(os.endianness() === 'LE' ? bytes.join('.') : bytes.reverse().join('.'));
+        }
+      }
+      return out;
+    };
+    const group = group4();
+    const { sched } = makeScheduler();
+    const r = await runCoro(sched, function* () {
+      const net = yield* joinNetwork({ secret: 's', udpPort: freeUdpPort(), discover: { multicast: group, interval: 100 }, log: () => {} });
+      const during = joined().get(loopback.name) ?? [];
+      yield* net.close();
+      return { during, after: joined().get(loopback.name) ?? [] };
+    });
+    expect(r.during).to.include(group);
+    expect(r.after).to.not.include(group);
   });
 
   it('checks tls at the call: a context that cannot serve, bad PEM, and options peers cannot change', async () => {

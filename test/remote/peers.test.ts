@@ -1,6 +1,6 @@
 /**
- * Peers in real processes on loopback: discovery, messages with their types, deliver, locate,
- * RCI, channels, relaying, a peer killed in the middle of a stream.
+ * Peers in real processes on loopback: discovery (by broadcast and by multicast), messages with
+ * their types, deliver, locate, RCI, channels, relaying, a peer killed in the middle of a stream.
  */
 import { expect } from 'chai';
 import { Coro, self, sleep, spawn } from '../../lib/core/coro.js';
@@ -14,6 +14,8 @@ import { AsyncSocket } from '../../lib/io/socket.js';
 import { SystemError } from '../../lib/core/errors.js';
 import { closeSchedulers, makeScheduler, runCoro } from '../helpers/coro.js';
 import { freeUdpPort, startPeer, stopPeers, type PeerProcess } from '../helpers/peers.js';
+import { group4, group6, loopback, probe, realInterface, type RealInterface } from '../helpers/multicast.js';
+import { decodeAnnouncement, PING } from '../../lib/remote/discovery.js';
 
 const SECRET = 'peers-test-secret';
 
@@ -344,5 +346,117 @@ describe('remote/peers (processes on loopback)', function () {
       expect(r.sent).to.be.within(10, 20);
       expect(r.n).to.equal(1);
     });
+  });
+});
+
+describe('remote/peers: discovery by multicast (processes on this host)', function () {
+  this.timeout(60000);
+  let loopback4: string | null = 'not probed';
+  let real6: RealInterface | string = 'not probed';
+  before(async function () {
+    this.timeout(20000);
+    loopback4 = await probe(4, group4(), loopback.address);
+    real6 = await realInterface(6);
+  });
+  afterEach(async () => {
+    closeSchedulers();
+    await stopPeers();
+  });
+
+  it('two nodes find each other by multicast on loopback; their pings go to the group and none is broadcast', async function () {
+    if (loopback4 !== null) {
+      console.log(`    (not run: ${loopback4})`);
+      this.skip();
+    }
+    const udpPort = freeUdpPort();
+    const group = group4();
+    const discover = { multicast: group, interval: 300 };
+    const key = Buffer.from(SECRET);
+    const { sched: osched } = makeScheduler();
+    // Observers on the discovery port: a member of the group, and a member of another group,
+    // which (a member, so only of what it joined) hears broadcasts and unicasts to the port only.
+    const heard = runCoro(osched, function* () {
+      const member = AsyncSocket.udp({ family: 4 });
+      const other = AsyncSocket.udp({ family: 4 });
+      for (const s of [member, other]) {
+        s.setReuseAddress();
+        yield* s.bind({ host: '0.0.0.0', port: udpPort });
+      }
+      member.addMembership(group, loopback.address);
+      other.addMembership(group4(), loopback.address);
+      const names = new Set<string>();
+      const others: string[] = [];
+      spawn(function* () {
+        for (;;) others.push((yield* other.recvfrom(2048)).data.toString('latin1'));
+      }).daemon = true;
+      while (names.size < 2) {
+        const d = yield* member.recvfrom(2048, { timeout: 20000 });
+        const a = decodeAnnouncement(key, d.data);
+        if (a !== null && a.kind === PING) names.add(a.name);
+      }
+      return { names, others, member, other };
+    });
+    const b = await startPeer({ name: 'b', secret: SECRET, udpPort, heartbeat: 1000, discover });
+    const st = await withNetwork({ name: 'a', udpPort, heartbeat: 1000, discover }, function* () {
+      peerStatus(self());
+      return yield* waitStatus('online');
+    });
+    expect(st.name).to.equal('b');
+    expect(st.location).to.equal(`127.0.0.1:${b.port}`);
+    await b.waitFor(/^status a online$/);
+    const h = await heard;
+    expect([...h.names].sort()).to.deep.equal(['a', 'b']);
+    expect(h.others, 'datagrams that were not sent to the group').to.deep.equal([]);
+    // The second observer does hear a broadcast to the port: it would have heard broadcast pings.
+    await runCoro(osched, function* () {
+      const s = AsyncSocket.udp({ family: 4 }).setBroadcast();
+      yield* s.sendto('broadcast', { host: '127.255.255.255', port: udpPort });
+      for (let i = 0; i < 100 && h.others.length === 0; i++) yield* sleep(10);
+      s.close();
+      h.member.close();
+      h.other.close();
+    });
+    expect(h.others).to.deep.equal(['broadcast']);
+  });
+
+  it('a node with another secret hears the announcements but is not admitted', async function () {
+    if (loopback4 !== null) {
+      console.log(`    (not run: ${loopback4})`);
+      this.skip();
+    }
+    const udpPort = freeUdpPort();
+    const discover = { multicast: group4(), interval: 200 };
+    const b = await startPeer({ name: 'b', secret: SECRET, udpPort, heartbeat: 1000, discover });
+    const r = await withNetwork({ name: 'intruder', secret: 'another secret', udpPort, heartbeat: 1000, discover }, function* (net) {
+      peerStatus(self());
+      // It hears b's pings: they arrive, and are dropped as not signed with its secret.
+      for (let i = 0; i < 500 && net.statistics().badDatagrams < 3; i++) yield* sleep(10);
+      const heard = net.statistics().badDatagrams;
+      // And in ten more ping intervals, nobody comes online.
+      const online = yield* receive((m): m is PeerStatus => m instanceof PeerStatus, 2000, null);
+      return { heard, online, peers: net.peers().length, authFailures: net.statistics().authFailures };
+    });
+    expect(r.heard).to.be.at.least(3);
+    expect(r.online).to.equal(null);
+    expect(r.peers).to.equal(0);
+    expect(r.authFailures).to.equal(0);
+    expect(b.out).to.not.match(/status intruder/);
+  });
+
+  it('an IPv6 group on a real interface (TTL 0: the pings stay on this host)', async function () {
+    if (typeof real6 === 'string' || real6.ipv4 === undefined) {
+      console.log(`    (not run: ${typeof real6 === 'string' ? real6 : `${real6.name} has no IPv4 address for the TCP side`})`);
+      this.skip();
+    }
+    const host = real6.ipv4;
+    const udpPort = freeUdpPort();
+    const discover = { multicast: group6(), ttl: 0, interval: 300 };
+    const b = await startPeer({ name: 'b6', secret: SECRET, host, udpPort, heartbeat: 1000, discover });
+    const st = await withNetwork({ name: 'a6', host, udpPort, heartbeat: 1000, discover }, function* () {
+      peerStatus(self());
+      return yield* waitStatus('online');
+    });
+    expect(st.name).to.equal('b6');
+    expect(st.location).to.equal(`${host}:${b.port}`);
   });
 });
