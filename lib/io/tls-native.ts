@@ -18,7 +18,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { Coro, suspend } from '../core/coro.js';
-import { TimeoutError } from '../core/errors.js';
+import { SystemError, TimeoutError } from '../core/errors.js';
 import { running, type Op } from '../core/op.js';
 import { native } from '../native/binding.js';
 import type { NativeTlsConn, NativeTlsContext } from '../native/types.js';
@@ -49,6 +49,19 @@ export const ENGINE_BUFFER = 32768;
  */
 const spare: Buffer[] = [];
 const SPARE_LIMIT = 64;
+let buffersMade = 0;
+
+/** @internal For the tests: engine buffers allocated so far, and how many wait in `spare`. */
+export function engineBuffers(): { made: number; spare: number } {
+  return { made: buffersMade, spare: spare.length };
+}
+
+function engineBuffer(): Buffer {
+  const b = spare.pop();
+  if (b !== undefined) return b;
+  buffersMade++;
+  return Buffer.allocUnsafeSlow(2 * ENGINE_BUFFER);
+}
 
 const VERIFY: Record<EngineSetup['verify'], number> = {
   none: T.VERIFY_NONE,
@@ -95,7 +108,7 @@ export class NativeEngine implements TlsEngine {
     private readonly setup: EngineSetup,
     private readonly choose: ContextChooser | undefined,
   ) {
-    const mem = spare.pop() ?? Buffer.allocUnsafeSlow(2 * ENGINE_BUFFER);
+    const mem = engineBuffer();
     this.mem = mem;
     this.inBuf = mem.subarray(0, ENGINE_BUFFER);
     this.outBuf = mem.subarray(ENGINE_BUFFER);
@@ -136,8 +149,11 @@ export class NativeEngine implements TlsEngine {
   }
 
   /**
-   * Runs one socket call on the buffers. One that ends by an error may have been cancelled with
-   * the kernel still at work on the buffer: those buffers then never go back to `spare`.
+   * Runs one socket call on the buffers. A call that failed with the system's error, or timed
+   * out, is over: the socket waits for a cancelled completion before it throws TimeoutError. One
+   * that ended otherwise (the socket closed under it, its coroutine terminated) may have left an
+   * operation in the kernel that can still write into the buffer: that buffer then never goes
+   * back to `spare`.
    */
   private *io<T>(op: Op<T>): Generator<unknown, T, unknown> {
     this.busy++;
@@ -146,7 +162,8 @@ export class NativeEngine implements TlsEngine {
       this.busy--;
       return n;
     } catch (e) {
-      this.tainted = true;
+      if (e instanceof SystemError || e instanceof TimeoutError) this.busy--;
+      else this.tainted = true;
       throw e;
     }
   }

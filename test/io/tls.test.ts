@@ -23,6 +23,7 @@ import {
 import { createSecureContext, type SecureContext, type TlsOptions, type TlsSocket } from '../../lib/io/tls.js';
 import { closeSchedulers, makeScheduler, runCoro, type TestScheduler } from '../helpers/coro.js';
 import { certs, tlsConnect, tlsListener, tlsMatrix } from '../helpers/tls.js';
+import { engineBuffers } from '../../lib/io/tls-native.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -677,6 +678,61 @@ describe('io/tls: the engines talk to each other', function () {
         l.close();
       });
       expect(errors).to.deep.equal([]);
+    });
+  }
+});
+
+describe('io/tls: the native engine reuses the buffers of closed connections', function () {
+  this.timeout(60000);
+  afterEach(() => closeSchedulers());
+  const c = certs();
+  for (const cell of tlsMatrix().filter((x) => x.engine === 'native')) {
+    it(`${cell.poller} (${cell.mode}): 40 clients that reset after their echo allocate no new buffers after the first`, async () => {
+      const { sched, errors } = makeScheduler({ poller: cell.poller, mode: cell.mode });
+      const r = await runCoro(sched, function* () {
+        const [l, port] = yield* tlsListener({ engine: 'native', key: c.serverKey, cert: c.server });
+        const ends: string[] = [];
+        const serve = spawn(function* () {
+          const buf = Buffer.alloc(100);
+          for (let i = 0; i < 40; i++) {
+            const conn = yield* l.accept({ timeout: 10000 });
+            try {
+              for (;;) {
+                const n = yield* conn.recvInto(buf, 0, buf.length, { timeout: 5000 });
+                if (n === 0) break;
+                yield* conn.sendall(buf.subarray(0, n));
+              }
+              ends.push('eof');
+            } catch (e) {
+              ends.push(e instanceof SystemError ? e.code : String(e));
+            }
+            conn.close();
+          }
+        });
+        let before = 0;
+        for (let i = 0; i < 40; i++) {
+          if (i === 1) before = engineBuffers().made;
+          // A client that resets the connection once it has its echo: the server's next read
+          // fails with ECONNRESET (a SystemError), after which the kernel holds nothing of ours.
+          yield new Promise<void>((resolve, reject) => {
+            const raw = netConnect({ host: '127.0.0.1', port });
+            const sock = nodeTls.connect({ socket: raw, servername: 'localhost', ca: c.ca }, () => sock.write('x'));
+            sock.on('data', () => {
+              raw.resetAndDestroy();
+              resolve();
+            });
+            sock.on('error', reject);
+          });
+        }
+        yield* serve.finish(10000);
+        l.close();
+        return { ends, made: engineBuffers().made - before };
+      });
+      expect(errors).to.deep.equal([]);
+      // Most ends are resets (a reset can also reach the server as the end of the stream).
+      expect(r.ends.filter((e) => e === 'ECONNRESET').length, r.ends.join(' ')).to.be.greaterThan(20);
+      expect(r.ends.every((e) => e === 'ECONNRESET' || e === 'eof'), r.ends.join(' ')).to.equal(true);
+      expect(r.made).to.equal(0);
     });
   }
 });
