@@ -39,30 +39,14 @@ export interface PeerLink {
   unwatch(id: number, monitor: MonitorTarget): void;
 }
 
-/**
- * A coroutine on a peer.
- *
- * @example
- * ```ts
- * const logger = yield* Coro.locate('logger', { location: '10.0.0.2:9000', timeout: 2000 });
- * if (logger !== undefined) logger.send(['log', 'hello', self()]);
- * ```
- */
-export class RemoteCoro {
-  /** The coroutine's id on its peer. */
-  readonly id: number;
-  /** The coroutine's name (when the reference was made). */
-  readonly name: string;
+/** What a reference to a coroutine or channel on a peer knows of where it lives. */
+abstract class RemoteRef {
   /** @internal */
   readonly _peer: PeerLink;
-  /** @internal Known to have ended. */
-  _dead = false;
 
-  /** @internal Made by the network (one per peer and id). */
-  constructor(peer: PeerLink, id: number, name: string) {
+  /** @internal */
+  constructor(peer: PeerLink) {
     this._peer = peer;
-    this.id = id;
-    this.name = name;
   }
 
   /** The peer's address, `host:port`. */
@@ -80,6 +64,31 @@ export class RemoteCoro {
   /** @internal */
   get incarnation(): string {
     return this._peer.incarnation;
+  }
+}
+
+/**
+ * A coroutine on a peer.
+ *
+ * @example
+ * ```ts
+ * const logger = yield* Coro.locate('logger', { location: '10.0.0.2:9000', timeout: 2000 });
+ * if (logger !== undefined) logger.send(['log', 'hello', self()]);
+ * ```
+ */
+export class RemoteCoro extends RemoteRef {
+  /** The coroutine's id on its peer. */
+  readonly id: number;
+  /** The coroutine's name (when the reference was made). */
+  readonly name: string;
+  /** @internal Known to have ended. */
+  _dead = false;
+
+  /** @internal Made by the network (one per peer and id). */
+  constructor(peer: PeerLink, id: number, name: string) {
+    super(peer);
+    this.id = id;
+    this.name = name;
   }
 
   /**
@@ -176,7 +185,7 @@ export class RemoteCoro {
     return this._peer.drain(timeout);
   }
 
-  toString(): string {
+  override toString(): string {
     return `RemoteCoro(${this.name}/${this.id}@${this._peer.location})`;
   }
 }
@@ -191,31 +200,13 @@ export class RemoteCoro {
  * if (news !== undefined) yield* news.subscribe(self());
  * ```
  */
-export class RemoteChannel {
+export class RemoteChannel extends RemoteRef {
   readonly name: string;
-  /** @internal */
-  readonly _peer: PeerLink;
 
   /** @internal Made by the network (one per peer and name). */
   constructor(peer: PeerLink, name: string) {
-    this._peer = peer;
+    super(peer);
     this.name = name;
-  }
-
-  get location(): string {
-    return this._peer.location;
-  }
-  /** @internal */
-  get host(): string {
-    return this._peer.host;
-  }
-  /** @internal */
-  get port(): number {
-    return this._peer.port;
-  }
-  /** @internal */
-  get incarnation(): string {
-    return this._peer.incarnation;
   }
 
   /** True while its peer is online (or being connected to). */
@@ -260,7 +251,7 @@ export class RemoteChannel {
     return this._peer.drain(timeout);
   }
 
-  toString(): string {
+  override toString(): string {
     return `RemoteChannel(${this.name}@${this._peer.location})`;
   }
 }
