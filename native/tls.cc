@@ -64,7 +64,7 @@
   X(SSL_session_reused) X(SSL_get1_session) X(SSL_SESSION_free) X(SSL_SESSION_is_resumable)    \
   X(i2d_SSL_SESSION) X(d2i_SSL_SESSION) X(SSL_set_session) X(SSL_set_SSL_CTX) X(SSL_set_verify) \
   X(SSL_client_hello_get0_ext) X(SSL_select_next_proto) X(SSL_is_init_finished)                \
-  X(BIO_meth_new) X(BIO_meth_set_write_ex) X(BIO_meth_set_read_ex) X(BIO_meth_set_ctrl)        \
+  X(BIO_meth_new) X(BIO_meth_free) X(BIO_meth_set_write_ex) X(BIO_meth_set_read_ex) X(BIO_meth_set_ctrl)        \
   X(BIO_meth_set_create) X(BIO_get_new_index) X(BIO_new) X(BIO_free) X(BIO_set_data)           \
   X(BIO_get_data) X(BIO_set_init) X(BIO_set_flags) X(BIO_clear_flags) X(BIO_new_mem_buf)       \
   X(PEM_read_bio_X509) X(PEM_read_bio_X509_AUX) X(PEM_read_bio_PrivateKey)                     \
@@ -609,7 +609,8 @@ BIO_METHOD* EngineMethod() {
     if (m == nullptr) return m;
     if (BIO_meth_set_read_ex(m, EngineRead) != 1 || BIO_meth_set_write_ex(m, EngineWrite) != 1 ||
         BIO_meth_set_ctrl(m, EngineCtrl) != 1 || BIO_meth_set_create(m, EngineCreate) != 1) {
-      return static_cast<BIO_METHOD*>(nullptr);  // leaks one small table; unreachable in practice
+      BIO_meth_free(m);
+      return static_cast<BIO_METHOD*>(nullptr);
     }
     return m;
   }();
